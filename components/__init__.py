@@ -1,0 +1,1 @@
+"""Reusable ComponentResources of the flash-sale platform; config.py is their typed configuration."""

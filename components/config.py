@@ -1,0 +1,985 @@
+"""Typed, validated stack configuration.
+
+`load_config()` reads every `flashsale:*` key once, checks all of them before any resource is
+registered, and raises one `ConfigError` listing every problem with its full key, the value and
+what is allowed. Defaults live in Pulumi.yaml only (the engine applies them); this module knows
+each key's type and rules. Components never read pulumi.Config: they receive these dataclasses.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from difflib import get_close_matches
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+NAMESPACE = "flashsale"
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+NAT_STRATEGIES = ("Single", "OnePerAz", "None")
+DATABASE_ENGINES = ("postgres", "aurora-postgresql")
+CACHE_ENGINES = ("redis", "valkey")
+DEPLOY_STRATEGIES = ("BLUE_GREEN", "CANARY", "LINEAR")
+SERVICE_KINDS = ("web", "worker")
+# The image's long-running commands (docs/runtime-contract.md), by the kind of service that runs them.
+SERVICE_COMMANDS = {"web": "serve", "worker": "relay"}
+IMAGE_PLATFORMS = ("linux/arm64", "linux/amd64")
+MSK_MONITORING = ("DEFAULT", "PER_BROKER", "PER_TOPIC_PER_BROKER", "PER_TOPIC_PER_PARTITION")
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+# Fargate task sizes: memory (MiB) allowed for each CPU (units).
+FARGATE_MEMORY = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+}
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
+_TOPIC = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$")
+
+
+class ConfigError(Exception):
+    """Every problem of a stack's configuration, one per line."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid stack configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    cidr: str
+    az_count: int
+    nat_strategy: str
+    interface_endpoints: bool
+    flow_log_retention_days: int
+    alb_ingress_cidrs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    engine: str
+    engine_version: str
+    instance_class: str
+    allocated_storage_gb: int
+    max_allocated_storage_gb: int
+    multi_az: bool
+    aurora_min_acu: float
+    aurora_max_acu: float
+    aurora_readers: int
+    backup_retention_days: int
+    proxy: bool
+    name: str
+    username: str
+    slow_statement_ms: int
+    performance_insights_retention_days: int
+
+
+@dataclass(frozen=True)
+class CacheConfig:
+    engine: str
+    engine_version: str
+    node_type: str
+    cluster_mode: bool
+    shards: int
+    replicas_per_shard: int
+    snapshot_retention_days: int
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    name: str
+    partitions: int
+    retention_hours: int
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    version: str
+    instance_type: str
+    brokers_per_az: int
+    volume_size_gb: int
+    max_volume_size_gb: int
+    log_retention_hours: int
+    enhanced_monitoring: str
+    topics: tuple[TopicConfig, ...]
+
+
+@dataclass(frozen=True)
+class ImageConfig:
+    platform: str
+    keep_last: int
+
+    @property
+    def cpu_architecture(self) -> str:
+        return "ARM64" if self.platform == "linux/arm64" else "X86_64"
+
+
+@dataclass(frozen=True)
+class CapacityConfig:
+    on_demand_base: int
+    on_demand_weight: int
+    spot_weight: int
+
+
+@dataclass(frozen=True)
+class AlbConfig:
+    certificate_arn: str | None
+    access_logs: bool
+    reserved_capacity_units: int
+    test_listener_cidrs: tuple[str, ...]
+    domain_name: str | None
+    hosted_zone_id: str | None
+
+    @property
+    def https(self) -> bool:
+        return bool(self.certificate_arn or self.domain_name)
+
+
+@dataclass(frozen=True)
+class WafConfig:
+    rate_limit_per_5min: int
+    managed_common_rules: bool
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    strategy: str
+    bake_time_minutes: int
+    canary_percent: float
+    linear_step_percent: float
+
+
+@dataclass(frozen=True)
+class AutoscalingConfig:
+    cpu_target_percent: int
+    memory_target_percent: int
+    requests_per_target: int
+    scale_out_cooldown_seconds: int
+    scale_in_cooldown_seconds: int
+
+
+@dataclass(frozen=True)
+class AlarmsConfig:
+    emails: tuple[str, ...]
+    p99_latency_ms: int
+    http_5xx_percent: float
+    database_connections: int
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    name: str
+    kind: str
+    command: tuple[str, ...]
+    cpu: int
+    memory: int
+    min_tasks: int
+    max_tasks: int
+    port: int
+    path: str | None
+    listener_priority: int | None
+    health_check_path: str
+
+    @property
+    def is_web(self) -> bool:
+        return self.kind == "web"
+
+
+@dataclass(frozen=True)
+class SaleWindow:
+    name: str
+    start: datetime
+    end: datetime
+    timezone: str
+    min_tasks: int
+    lead_minutes: int
+    services: tuple[str, ...]
+
+    @property
+    def scale_up_at(self) -> datetime:
+        return self.start - timedelta(minutes=self.lead_minutes)
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    project: str
+    stack: str
+    environment: str
+    region: str
+    protect_data: bool
+    log_retention_days: int
+    network: NetworkConfig
+    database: DatabaseConfig
+    cache: CacheConfig
+    kafka: KafkaConfig
+    image: ImageConfig
+    capacity: CapacityConfig
+    alb: AlbConfig
+    waf: WafConfig
+    deploy: DeployConfig
+    autoscaling: AutoscalingConfig
+    alarms: AlarmsConfig
+    services: tuple[ServiceConfig, ...]
+    sale_windows: tuple[SaleWindow, ...]
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+    @property
+    def broker_count(self) -> int:
+        return self.network.az_count * self.kafka.brokers_per_az
+
+    @property
+    def web_services(self) -> tuple[ServiceConfig, ...]:
+        return tuple(s for s in self.services if s.is_web)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"project": self.project, "environment": self.environment, "stack": self.stack, "managed-by": "pulumi"}
+
+
+# --------------------------------------------------------------------------------------------
+# Reading raw values: every reader records a problem instead of raising, so one run reports all.
+
+T = TypeVar("T")
+_INVALID: Any = object()
+
+
+class _Reader:
+    def __init__(self, raw: Mapping[str, Any]):
+        self.raw = raw
+        self.problems: list[str] = []
+        self.read: set[str] = set()
+
+    def fail(self, key: str, value: Any, allowed: str) -> None:
+        shown = json.dumps(value) if not isinstance(value, str) else repr(value)
+        self.problems.append(f"{NAMESPACE}:{key} = {shown}: {allowed}")
+
+    def _value(self, key: str) -> Any:
+        self.read.add(key)
+        if key not in self.raw:
+            self.problems.append(f"{NAMESPACE}:{key} is missing: it is declared in Pulumi.yaml with a default")
+            return _INVALID
+        return self.raw[key]
+
+    def _typed(self, key: str, convert: Callable[[Any], T], kind: str) -> T:
+        value = self._value(key)
+        if value is _INVALID:
+            return _INVALID
+        try:
+            return convert(value)
+        except (TypeError, ValueError):
+            self.fail(key, value, f"must be {kind}")
+            return _INVALID
+
+    def integer(self, key: str, low: int | None = None, high: int | None = None) -> int:
+        value = self._typed(key, _to_int, "an integer")
+        return self.check_range(key, value, low, high)
+
+    def number(self, key: str, low: float | None = None, high: float | None = None) -> float:
+        value = self._typed(key, _to_float, "a number")
+        return self.check_range(key, value, low, high)
+
+    def check_range(self, key: str, value: Any, low: float | None, high: float | None) -> Any:
+        if value is _INVALID:
+            return value
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = (
+                f"between {low} and {high}"
+                if low is not None and high is not None
+                else (f">= {low}" if low is not None else f"<= {high}")
+            )
+            self.fail(key, value, f"must be {bounds}")
+            return _INVALID
+        return value
+
+    def boolean(self, key: str) -> bool:
+        return self._typed(key, _to_bool, "true or false")
+
+    def string(self, key: str, pattern: re.Pattern[str] | None = None, allowed: str = "") -> str:
+        value = self._typed(key, _to_str, "a string")
+        if value is not _INVALID and pattern is not None and not pattern.match(value):
+            self.fail(key, value, allowed)
+            return _INVALID
+        return value
+
+    def choice(self, key: str, options: tuple[str, ...]) -> str:
+        value = self._typed(key, _to_str, "a string")
+        if value is not _INVALID and value not in options:
+            self.fail(key, value, f"must be one of {', '.join(options)}")
+            return _INVALID
+        return value
+
+    def string_list(self, key: str) -> tuple[str, ...]:
+        return self._typed(key, _to_str_list, "a list of strings")
+
+    def object_list(self, key: str) -> list[dict[str, Any]]:
+        return self._typed(key, _to_object_list, "a list of objects")
+
+
+def _decode(value: Any) -> Any:
+    # The engine hands structured values to the program as JSON strings.
+    if isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(value)
+    if isinstance(value, str) and not re.fullmatch(r"-?\d+", value.strip()):
+        raise ValueError(value)
+    return int(value)
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(value)
+    return float(value)
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError(value)
+
+
+def _to_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return value
+
+
+def _to_str_list(value: Any) -> tuple[str, ...]:
+    items = _decode(value)
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise TypeError(value)
+    return tuple(items)
+
+
+def _to_object_list(value: Any) -> list[dict[str, Any]]:
+    items = _decode(value)
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise TypeError(value)
+    return items
+
+
+class _Item:
+    """Reads the fields of one object in a list, e.g. `flashsale:services[1].cpu`."""
+
+    def __init__(self, reader: _Reader, key: str, data: dict[str, Any], fields: dict[str, Any]):
+        self.reader, self.key, self.data = reader, key, data
+        unknown = sorted(set(data) - set(fields))
+        for name in unknown:
+            hint = get_close_matches(name, fields, n=1)
+            reader.fail(
+                f"{key}.{name}",
+                data[name],
+                "unknown field" + (f" (did you mean {hint[0]}?)" if hint else f"; allowed fields: {', '.join(fields)}"),
+            )
+        self.defaults = fields
+
+    def get(self, name: str, convert: Callable[[Any], T], kind: str) -> T:
+        if name in self.data:
+            value = self.data[name]
+        elif self.defaults[name] is not _REQUIRED:
+            return self.defaults[name]
+        else:
+            self.reader.problems.append(f"{NAMESPACE}:{self.key}.{name} is missing: it is required")
+            return _INVALID
+        try:
+            return convert(value)
+        except (TypeError, ValueError):
+            self.reader.fail(f"{self.key}.{name}", value, f"must be {kind}")
+            return _INVALID
+
+    def integer(self, name: str, low: int | None = None, high: int | None = None) -> int:
+        return self.reader.check_range(f"{self.key}.{name}", self.get(name, _to_int, "an integer"), low, high)
+
+    def number(self, name: str, low: float | None = None, high: float | None = None) -> float:
+        return self.reader.check_range(f"{self.key}.{name}", self.get(name, _to_float, "a number"), low, high)
+
+    def string(self, name: str, pattern: re.Pattern[str] | None = None, allowed: str = "") -> str:
+        value = self.get(name, _to_str, "a string")
+        if value is not _INVALID and value is not None and pattern is not None and not pattern.match(value):
+            self.reader.fail(f"{self.key}.{name}", value, allowed)
+            return _INVALID
+        return value
+
+    def choice(self, name: str, options: tuple[str, ...]) -> str:
+        value = self.get(name, _to_str, "a string")
+        if value is not _INVALID and value not in options:
+            self.reader.fail(f"{self.key}.{name}", value, f"must be one of {', '.join(options)}")
+            return _INVALID
+        return value
+
+    def string_list(self, name: str) -> tuple[str, ...]:
+        return self.get(name, _to_str_list, "a list of strings")
+
+
+_REQUIRED: Any = object()
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+
+
+def _network(r: _Reader) -> NetworkConfig:
+    cidr = r.string("network.cidr")
+    if cidr is not _INVALID:
+        try:
+            net = ipaddress.IPv4Network(cidr, strict=True)
+            if not 16 <= net.prefixlen <= 20 or not net.is_private:
+                r.fail("network.cidr", cidr, "must be a private IPv4 block from /16 to /20")
+                cidr = _INVALID
+        except ValueError:
+            r.fail("network.cidr", cidr, "must be an IPv4 CIDR block such as 10.0.0.0/16")
+            cidr = _INVALID
+    ingress = r.string_list("network.albIngressCidrs")
+    if ingress is not _INVALID:
+        if not ingress:
+            r.fail("network.albIngressCidrs", list(ingress), "must list at least one CIDR block")
+        for block in ingress:
+            try:
+                ipaddress.ip_network(block, strict=True)
+            except ValueError:
+                r.fail("network.albIngressCidrs", block, "each entry must be a CIDR block such as 0.0.0.0/0")
+    nat = r.choice("network.natStrategy", NAT_STRATEGIES)
+    endpoints = r.boolean("network.interfaceEndpoints")
+    if nat == "None" and endpoints is False:
+        r.fail(
+            "network.natStrategy",
+            nat,
+            "None needs network.interfaceEndpoints = true "
+            "(tasks in private subnets must reach ECR, Logs and Secrets Manager somehow)",
+        )
+    return NetworkConfig(
+        cidr=cidr,
+        az_count=r.integer("network.azCount", 2, 3),
+        nat_strategy=nat,
+        interface_endpoints=endpoints,
+        flow_log_retention_days=_retention(r, "network.flowLogRetentionDays"),
+        alb_ingress_cidrs=ingress,
+    )
+
+
+def _retention(r: _Reader, key: str) -> int:
+    days = r.integer(key)
+    if days is not _INVALID and days not in LOG_RETENTION_DAYS:
+        r.fail(key, days, f"must be a CloudWatch Logs retention: {', '.join(map(str, LOG_RETENTION_DAYS))}")
+        return _INVALID
+    return days
+
+
+def _database(r: _Reader) -> DatabaseConfig:
+    engine = r.choice("database.engine", DATABASE_ENGINES)
+    version = r.string(
+        "database.engineVersion",
+        re.compile(r"^1[6-9](\.\d+)?$"),
+        "must be a PostgreSQL 16 or later version such as 16.8",
+    )
+    min_acu = r.number("database.auroraMinAcu", 0, 256)
+    max_acu = r.number("database.auroraMaxAcu", 1, 256)
+    if min_acu is not _INVALID and max_acu is not _INVALID and max_acu < min_acu:
+        r.fail("database.auroraMaxAcu", max_acu, f"must be >= database.auroraMinAcu ({min_acu})")
+    storage = r.integer("database.allocatedStorageGb", 20, 65536)
+    max_storage = r.integer("database.maxAllocatedStorageGb", 20, 65536)
+    if storage is not _INVALID and max_storage is not _INVALID and max_storage <= storage:
+        r.fail(
+            "database.maxAllocatedStorageGb",
+            max_storage,
+            f"must be > database.allocatedStorageGb ({storage}) for storage autoscaling",
+        )
+    return DatabaseConfig(
+        engine=engine,
+        engine_version=version,
+        instance_class=r.string(
+            "database.instanceClass",
+            re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$"),
+            "must be an RDS instance class such as db.t4g.micro",
+        ),
+        allocated_storage_gb=storage,
+        max_allocated_storage_gb=max_storage,
+        multi_az=r.boolean("database.multiAz"),
+        aurora_min_acu=min_acu,
+        aurora_max_acu=max_acu,
+        aurora_readers=r.integer("database.auroraReaders", 0, 15),
+        backup_retention_days=r.integer("database.backupRetentionDays", 1, 35),
+        proxy=r.boolean("database.proxy"),
+        name=r.string(
+            "database.name",
+            re.compile(r"^[a-z][a-z0-9_]{0,62}$"),
+            "must be a lowercase PostgreSQL identifier",
+        ),
+        username=r.string(
+            "database.username",
+            re.compile(r"^[a-z][a-z0-9_]{0,15}$"),
+            "must be a lowercase identifier of at most 16 characters, not 'postgres'",
+        ),
+        slow_statement_ms=r.integer("database.slowStatementMs", 10, 60000),
+        performance_insights_retention_days=_insights_retention(r),
+    )
+
+
+def _insights_retention(r: _Reader) -> int:
+    days = r.integer("database.performanceInsightsRetentionDays", 7, 731)
+    # Performance Insights keeps 7 days (free), 731, or whole months of 31 days.
+    if days is not _INVALID and days not in (7, 731) and days % 31:
+        r.fail("database.performanceInsightsRetentionDays", days, "must be 7, 731 or a multiple of 31")
+        return _INVALID
+    return days
+
+
+def _cache(r: _Reader) -> CacheConfig:
+    cluster_mode = r.boolean("cache.clusterMode")
+    shards = r.integer("cache.shards", 1, 500)
+    replicas = r.integer("cache.replicasPerShard", 0, 5)
+    if cluster_mode is False and shards not in (_INVALID, 1):
+        r.fail("cache.shards", shards, "must be 1 when cache.clusterMode is false")
+    engine = r.choice("cache.engine", CACHE_ENGINES)
+    version = r.string(
+        "cache.engineVersion",
+        re.compile(r"^[78](\.\d+)?$"),
+        "must be a Redis/Valkey 7 or 8 version such as 7.1",
+    )
+    # The parameter group family follows engine and major version: ElastiCache has redis7, valkey7, valkey8.
+    if engine == "redis" and version is not _INVALID and not version.startswith("7"):
+        r.fail("cache.engineVersion", version, "must be 7.x for engine redis (ElastiCache Redis OSS ends at 7.1)")
+    if engine == "valkey" and version is not _INVALID and not re.match(r"^(7\.2|8(\.\d+)?)$", version):
+        r.fail("cache.engineVersion", version, "must be 7.2 or 8.x for engine valkey")
+    return CacheConfig(
+        engine=engine,
+        engine_version=version,
+        node_type=r.string(
+            "cache.nodeType",
+            re.compile(r"^cache\.[a-z0-9]+\.[a-z0-9]+$"),
+            "must be an ElastiCache node type such as cache.t4g.micro",
+        ),
+        cluster_mode=cluster_mode,
+        shards=shards,
+        replicas_per_shard=replicas,
+        snapshot_retention_days=r.integer("cache.snapshotRetentionDays", 0, 35),
+    )
+
+
+def _kafka(r: _Reader, az_count: int) -> KafkaConfig:
+    topics: list[TopicConfig] = []
+    raw_topics = r.object_list("kafka.topics")
+    if raw_topics is not _INVALID:
+        if not raw_topics:
+            r.fail("kafka.topics", [], "must declare the platform's topics")
+        for i, data in enumerate(raw_topics):
+            item = _Item(r, f"kafka.topics[{i}]", data, {"name": _REQUIRED, "partitions": 6, "retentionHours": 168})
+            topics.append(
+                TopicConfig(
+                    name=item.string("name", _TOPIC, "must be a Kafka topic name (letters, digits, . _ -)"),
+                    partitions=item.integer("partitions", 1, 1000),
+                    retention_hours=item.integer("retentionHours", 1, 87600),
+                )
+            )
+        names = [t.name for t in topics]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            r.fail("kafka.topics", name, "topic names must be unique")
+    brokers_per_az = r.integer("kafka.brokersPerAz", 1, 10)
+    size = r.integer("kafka.volumeSizeGb", 1, 16384)
+    max_size = r.integer("kafka.maxVolumeSizeGb", 1, 16384)
+    if size is not _INVALID and max_size is not _INVALID and max_size <= size:
+        r.fail(
+            "kafka.maxVolumeSizeGb",
+            max_size,
+            f"must be > kafka.volumeSizeGb ({size}) for storage autoscaling",
+        )
+    return KafkaConfig(
+        version=r.string(
+            "kafka.version",
+            re.compile(r"^[34]\.\d+\.(\d+|x)(\.kraft)?$"),
+            "must be an MSK Kafka version such as 3.8.x",
+        ),
+        instance_type=r.string(
+            "kafka.instanceType",
+            re.compile(r"^(kafka|express)\.[a-z0-9]+\.[a-z0-9]+$"),
+            "must be an MSK broker type such as kafka.m7g.large",
+        ),
+        brokers_per_az=brokers_per_az,
+        volume_size_gb=size,
+        max_volume_size_gb=max_size,
+        log_retention_hours=r.integer("kafka.logRetentionHours", 1, 87600),
+        enhanced_monitoring=r.choice("kafka.enhancedMonitoring", MSK_MONITORING),
+        topics=tuple(topics),
+    )
+
+
+def _services(r: _Reader) -> tuple[ServiceConfig, ...]:
+    raw = r.object_list("services")
+    if raw is _INVALID:
+        return ()
+    if not raw:
+        r.fail("services", [], "must declare at least one service")
+    services: list[ServiceConfig] = []
+    for i, data in enumerate(raw):
+        key = f"services[{i}]"
+        item = _Item(
+            r,
+            key,
+            data,
+            {
+                "name": _REQUIRED,
+                "kind": _REQUIRED,
+                "command": _REQUIRED,
+                "cpu": 512,
+                "memory": 1024,
+                "minTasks": 1,
+                "maxTasks": 4,
+                "port": 8000,
+                "path": None,
+                "listenerPriority": None,
+                "healthCheckPath": "/health/live",
+            },
+        )
+        kind = item.choice("kind", SERVICE_KINDS)
+        cpu = item.integer("cpu")
+        memory = item.integer("memory")
+        if cpu is not _INVALID and cpu not in FARGATE_MEMORY:
+            r.fail(f"{key}.cpu", cpu, f"must be a Fargate CPU size: {', '.join(map(str, FARGATE_MEMORY))}")
+        elif cpu is not _INVALID and memory is not _INVALID and memory not in FARGATE_MEMORY[cpu]:
+            allowed = FARGATE_MEMORY[cpu]
+            r.fail(
+                f"{key}.memory",
+                memory,
+                f"must be one of {allowed[0]}..{allowed[-1]} MiB (step {allowed[1] - allowed[0]}) for cpu {cpu}",
+            )
+        min_tasks = item.integer("minTasks", 0, 1000)
+        max_tasks = item.integer("maxTasks", 1, 1000)
+        if min_tasks is not _INVALID and max_tasks is not _INVALID and max_tasks < min_tasks:
+            r.fail(f"{key}.maxTasks", max_tasks, f"must be >= minTasks ({min_tasks})")
+        path = item.string("path", re.compile(r"^/[A-Za-z0-9/_*.-]*$"), "must be an ALB path pattern such as /api/*")
+        priority = item.integer("listenerPriority", 1, 50000) if data.get("listenerPriority") is not None else None
+        if kind == "web" and path is None:
+            r.problems.append(f"{NAMESPACE}:{key}.path is missing: a web service needs a path pattern")
+        if kind == "web" and priority is None:
+            r.problems.append(f"{NAMESPACE}:{key}.listenerPriority is missing: a web service needs a rule priority")
+        if kind == "worker" and (path is not None or priority is not None):
+            r.fail(f"{key}.kind", kind, "a worker takes no path or listenerPriority (it gets no load balancer)")
+        command = item.string_list("command")
+        if command is not _INVALID and not command:
+            r.fail(f"{key}.command", [], "must name the image command, e.g. [serve]")
+        elif command is not _INVALID and kind in SERVICE_COMMANDS and command[0] != SERVICE_COMMANDS[kind]:
+            r.fail(
+                f"{key}.command",
+                list(command),
+                f"a {kind} service runs [{SERVICE_COMMANDS[kind]}, ...] "
+                "(the image's commands: docs/runtime-contract.md)",
+            )
+        services.append(
+            ServiceConfig(
+                name=item.string("name", _NAME, "must be lowercase letters, digits and '-', at most 24 characters"),
+                kind=kind,
+                command=command,
+                cpu=cpu,
+                memory=memory,
+                min_tasks=min_tasks,
+                max_tasks=max_tasks,
+                port=item.integer("port", 1024, 65535),
+                path=path,
+                listener_priority=priority,
+                health_check_path=item.string("healthCheckPath", re.compile(r"^/"), "must start with /"),
+            )
+        )
+    for field, values in (
+        ("name", [s.name for s in services]),
+        ("listenerPriority", [s.listener_priority for s in services if s.is_web]),
+        ("path", [s.path for s in services if s.is_web]),
+    ):
+        for dup in sorted({v for v in values if values.count(v) > 1 and v is not _INVALID}, key=str):
+            r.fail(f"services[].{field}", dup, f"each service's {field} must be unique")
+    return tuple(services)
+
+
+def _sale_windows(r: _Reader, services: tuple[ServiceConfig, ...]) -> tuple[SaleWindow, ...]:
+    raw = r.object_list("saleWindows")
+    if raw is _INVALID:
+        return ()
+    by_name = {s.name: s for s in services}
+    windows: list[SaleWindow] = []
+    for i, data in enumerate(raw):
+        key = f"saleWindows[{i}]"
+        item = _Item(
+            r,
+            key,
+            data,
+            {
+                "name": _REQUIRED,
+                "start": _REQUIRED,
+                "end": _REQUIRED,
+                "timezone": "UTC",
+                "minTasks": _REQUIRED,
+                "leadMinutes": 15,
+                "services": None,
+            },
+        )
+        tz = item.string("timezone")
+        if tz is not _INVALID:
+            try:
+                ZoneInfo(tz)
+            except (ZoneInfoNotFoundError, ValueError):
+                r.fail(f"{key}.timezone", tz, "must be an IANA time zone such as Europe/Berlin")
+                tz = _INVALID
+        start, end = (
+            item.get(f, _to_local_datetime, "a local time such as 2026-12-01T10:00") for f in ("start", "end")
+        )
+        if start is not _INVALID and end is not _INVALID and end <= start:
+            r.fail(f"{key}.end", data.get("end"), f"must be after start ({data.get('start')})")
+        named = item.string_list("services")
+        targets = tuple(s.name for s in services if s.is_web and s.name is not _INVALID) if named is None else named
+        min_tasks = item.integer("minTasks", 1, 1000)
+        if named is not _INVALID and named is not None:
+            for name in named:
+                if name not in by_name:
+                    r.fail(f"{key}.services", name, f"must name declared services: {', '.join(by_name)}")
+        if min_tasks is not _INVALID and targets is not _INVALID:
+            for name in targets:
+                svc = by_name.get(name)
+                if svc and svc.max_tasks is not _INVALID and min_tasks > svc.max_tasks:
+                    r.fail(
+                        f"{key}.minTasks",
+                        min_tasks,
+                        f"must be <= maxTasks of service {name} ({svc.max_tasks})",
+                    )
+        windows.append(
+            SaleWindow(
+                name=item.string("name", _NAME, "must be lowercase letters, digits and '-', at most 24 characters"),
+                start=start,
+                end=end,
+                timezone=tz,
+                min_tasks=min_tasks,
+                lead_minutes=item.integer("leadMinutes", 0, 720),
+                services=targets,
+            )
+        )
+    _overlapping_windows(r, windows)
+    return tuple(windows)
+
+
+def _overlapping_windows(r: _Reader, windows: list[SaleWindow]) -> None:
+    # Each window's end restores the service's own floor: an overlapping window would lose its raised floor.
+    def span(w: SaleWindow) -> tuple[datetime, datetime]:
+        zone = ZoneInfo(w.timezone)
+        return w.scale_up_at.replace(tzinfo=zone), w.end.replace(tzinfo=zone)
+
+    valid = [
+        w
+        for w in windows
+        if _INVALID not in (w.start, w.end, w.timezone, w.lead_minutes, w.services) and w.end > w.start
+    ]
+    for i, a in enumerate(valid):
+        for b in valid[i + 1 :]:
+            shared = sorted(set(a.services) & set(b.services))
+            (a_up, a_end), (b_up, b_end) = span(a), span(b)
+            if shared and a_up < b_end and b_up < a_end:
+                r.fail(
+                    "saleWindows",
+                    [a.name, b.name],
+                    f"windows overlap (lead time included) for {', '.join(shared)}; merge them or move one",
+                )
+
+
+def _to_local_datetime(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is not None:
+        raise ValueError("the window's timezone field carries the zone")
+    return parsed.replace(second=0, microsecond=0)
+
+
+def _alarms(r: _Reader) -> AlarmsConfig:
+    emails = r.string_list("alarms.emails")
+    if emails is not _INVALID:
+        for email in emails:
+            if not _EMAIL.match(email):
+                r.fail("alarms.emails", email, "each entry must be an email address")
+    return AlarmsConfig(
+        emails=emails,
+        p99_latency_ms=r.integer("alarms.p99LatencyMs", 10, 60000),
+        http_5xx_percent=r.number("alarms.http5xxPercent", 0.01, 100),
+        database_connections=r.integer("alarms.databaseConnections", 1, 100000),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: str | None) -> StackConfig:
+    """Validate raw `flashsale:*` values (keys without the namespace) into a StackConfig."""
+    r = _Reader(raw)
+    if not region:
+        r.problems.append("aws:region is missing: set it in the stack file, e.g. aws:region: eu-west-1")
+    network = _network(r)
+    services = _services(r)
+    cert = r.string("alb.certificateArn")
+    if cert not in (_INVALID, "") and not _ACM_ARN.match(cert):
+        r.fail("alb.certificateArn", cert, "must be empty (HTTP only) or an ACM certificate ARN")
+    domain = r.string(
+        "alb.domainName", re.compile(f"^$|{_DOMAIN.pattern}"), "must be empty or a DNS name such as shop.example.com"
+    )
+    zone = r.string(
+        "alb.hostedZoneId", re.compile(f"^$|{_ZONE_ID.pattern}"), "must be empty or a Route 53 zone id (Z...)"
+    )
+    if domain not in (_INVALID, "") and zone == "":
+        r.fail("alb.hostedZoneId", "", "must be set with alb.domainName (the zone that validates and serves it)")
+    if zone not in (_INVALID, "") and domain == "":
+        r.fail("alb.domainName", "", "must be set with alb.hostedZoneId")
+    test_cidrs = r.string_list("alb.testListenerCidrs")
+    for block in () if test_cidrs is _INVALID else test_cidrs:
+        try:
+            # The test listener serves the green revision before it takes traffic: never to the world.
+            if ipaddress.ip_network(block, strict=True).prefixlen == 0:
+                r.fail("alb.testListenerCidrs", block, "must not open the test listener to the whole internet")
+        except ValueError:
+            r.fail("alb.testListenerCidrs", block, "each entry must be a CIDR block such as 203.0.113.0/24")
+    capacity = CapacityConfig(
+        on_demand_base=r.integer("capacity.onDemandBase", 0, 100000),
+        on_demand_weight=r.integer("capacity.onDemandWeight", 0, 1000),
+        spot_weight=r.integer("capacity.spotWeight", 0, 1000),
+    )
+    if capacity.on_demand_weight == 0 and capacity.spot_weight == 0:
+        r.fail("capacity.spotWeight", 0, "capacity.onDemandWeight and capacity.spotWeight cannot both be 0")
+    strategy = r.choice("deploy.strategy", DEPLOY_STRATEGIES)
+    cfg = StackConfig(
+        project=project,
+        stack=stack,
+        environment=r.choice("environment", ENVIRONMENTS),
+        region=region or "",
+        protect_data=r.boolean("protectData"),
+        log_retention_days=_retention(r, "logRetentionDays"),
+        network=network,
+        database=_database(r),
+        cache=_cache(r),
+        kafka=_kafka(r, network.az_count),
+        image=ImageConfig(
+            platform=r.choice("image.platform", IMAGE_PLATFORMS),
+            keep_last=r.integer("image.keepLast", 1, 1000),
+        ),
+        capacity=capacity,
+        alb=AlbConfig(
+            certificate_arn=cert or None,
+            access_logs=r.boolean("alb.accessLogs"),
+            reserved_capacity_units=r.integer("alb.reservedCapacityUnits", 0, 1500),
+            test_listener_cidrs=test_cidrs,
+            domain_name=domain or None,
+            hosted_zone_id=zone or None,
+        ),
+        waf=WafConfig(
+            rate_limit_per_5min=r.integer("waf.rateLimitPer5Min", 10, 2_000_000_000),
+            managed_common_rules=r.boolean("waf.managedCommonRules"),
+        ),
+        deploy=DeployConfig(
+            strategy=strategy,
+            bake_time_minutes=r.integer("deploy.bakeTimeMinutes", 0, 1440),
+            canary_percent=r.number("deploy.canaryPercent", 0.1, 100),
+            linear_step_percent=r.number("deploy.linearStepPercent", 3, 100),
+        ),
+        autoscaling=AutoscalingConfig(
+            cpu_target_percent=r.integer("autoscaling.cpuTargetPercent", 10, 95),
+            memory_target_percent=r.integer("autoscaling.memoryTargetPercent", 10, 95),
+            requests_per_target=r.integer("autoscaling.requestsPerTarget", 1, 1_000_000),
+            scale_out_cooldown_seconds=r.integer("autoscaling.scaleOutCooldownSeconds", 0, 3600),
+            scale_in_cooldown_seconds=r.integer("autoscaling.scaleInCooldownSeconds", 0, 3600),
+        ),
+        alarms=_alarms(r),
+        services=services,
+        sale_windows=_sale_windows(r, services),
+    )
+    if cfg.environment == "prod":
+        _prod_rules(r, cfg)
+    for key in sorted(set(raw) - r.read):
+        hint = get_close_matches(key, sorted(r.read), n=1)
+        r.fail(key, raw[key], "unknown key" + (f" (did you mean {NAMESPACE}:{hint[0]}?)" if hint else ""))
+    if r.problems:
+        raise ConfigError(r.problems)
+    return cfg
+
+
+def _prod_rules(r: _Reader, cfg: StackConfig) -> None:
+    # Production is where a cheap dev choice becomes an outage or lost data: refuse it up front.
+    if cfg.protect_data is False:
+        r.fail("protectData", False, "must be true when environment is prod")
+    if cfg.network.az_count != _INVALID and cfg.network.az_count < 3:
+        r.fail("network.azCount", cfg.network.az_count, "must be 3 when environment is prod")
+    if cfg.database.backup_retention_days not in (_INVALID,) and cfg.database.backup_retention_days < 7:
+        r.fail(
+            "database.backupRetentionDays",
+            cfg.database.backup_retention_days,
+            "must be >= 7 when environment is prod",
+        )
+    if not cfg.alb.https:
+        r.fail(
+            "alb.certificateArn",
+            "",
+            "prod must serve HTTPS: set alb.certificateArn, or alb.domainName with alb.hostedZoneId",
+        )
+    if cfg.database.engine == "postgres" and cfg.database.multi_az is False:
+        r.fail("database.multiAz", False, "must be true when environment is prod (or use aurora-postgresql)")
+    if cfg.database.engine == "aurora-postgresql" and cfg.database.aurora_readers == 0:
+        r.fail(
+            "database.auroraReaders",
+            0,
+            "must be >= 1 when environment is prod with aurora-postgresql (a reader in another AZ to fail over to)",
+        )
+    if cfg.cache.replicas_per_shard not in (_INVALID,) and cfg.cache.replicas_per_shard < 1:
+        r.fail(
+            "cache.replicasPerShard",
+            cfg.cache.replicas_per_shard,
+            "must be >= 1 when environment is prod (automatic failover needs a replica)",
+        )
+
+
+def load_config() -> StackConfig:
+    """Read the stack's `flashsale:*` configuration once, through the Pulumi runtime."""
+    import pulumi
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    # The language host passes config either way depending on the CLI version: take both.
+    everything = {**get_config_env(), **CONFIG.get()}
+    prefix = f"{NAMESPACE}:"
+    raw = {k[len(prefix) :]: v for k, v in everything.items() if k.startswith(prefix)}
+    return parse_config(
+        raw, project=pulumi.get_project(), stack=pulumi.get_stack(), region=pulumi.Config("aws").get("region")
+    )

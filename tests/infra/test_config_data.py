@@ -1,0 +1,49 @@
+"""Config rules of the data tier: Performance Insights retention, cache engine/version, prod Aurora readers."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.config import parse_config
+from tests.infra.test_config import one_problem, raw_for
+
+
+@pytest.mark.parametrize("days", [7, 31, 93, 731])
+def test_performance_insights_retention_accepts_what_aws_keeps(days: int) -> None:
+    raw = raw_for("dev", database__performanceInsightsRetentionDays=days)
+    cfg = parse_config(raw, project="flashsale", stack="dev", region="eu-west-1")
+    assert cfg.database.performance_insights_retention_days == days
+
+
+def test_performance_insights_retention_refuses_other_days() -> None:
+    assert one_problem(database__performanceInsightsRetentionDays=30) == (
+        "flashsale:database.performanceInsightsRetentionDays = 30: must be 7, 731 or a multiple of 31"
+    )
+
+
+@pytest.mark.parametrize(
+    ("engine", "version"), [("redis", "7.0"), ("redis", "7.1"), ("valkey", "7.2"), ("valkey", "8.0")]
+)
+def test_cache_engine_versions_with_a_parameter_group_family(engine: str, version: str) -> None:
+    raw = raw_for("dev", cache__engine=engine, cache__engineVersion=version)
+    cfg = parse_config(raw, project="flashsale", stack="dev", region="eu-west-1")
+    assert (cfg.cache.engine, cfg.cache.engine_version) == (engine, version)
+
+
+@pytest.mark.parametrize(
+    ("engine", "version", "allowed"),
+    [("redis", "8.0", "must be 7.x for engine redis"), ("valkey", "7.1", "must be 7.2 or 8.x for engine valkey")],
+)
+def test_cache_engine_versions_without_a_family_are_refused(engine: str, version: str, allowed: str) -> None:
+    problem = one_problem(cache__engine=engine, cache__engineVersion=version)
+    assert problem.startswith(f"flashsale:cache.engineVersion = '{version}': {allowed}")
+
+
+def test_prod_aurora_needs_a_reader() -> None:
+    problem = one_problem("prod", database__engine="aurora-postgresql", database__auroraReaders=0)
+    assert problem.startswith("flashsale:database.auroraReaders = 0: must be >= 1 when environment is prod")
+
+
+def test_dev_aurora_may_run_the_writer_alone() -> None:
+    raw = raw_for("dev", database__engine="aurora-postgresql", database__auroraReaders=0)
+    assert parse_config(raw, project="flashsale", stack="dev", region="eu-west-1").database.aurora_readers == 0
