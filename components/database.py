@@ -1,0 +1,349 @@
+"""Database: PostgreSQL on RDS (16.x, gp3) or Aurora Serverless v2, chosen by `database.engine`.
+
+Either way: isolated subnets, the database security group only, a customer KMS key, the master
+password managed by RDS in Secrets Manager, IAM auth, Performance Insights, TLS forced, slow
+statements logged to a log group with retention, and protection in prod. An optional RDS Proxy caps
+the connections that Fargate scale-out multiplies.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import DatabaseConfig
+from components.iam import assume_role_policy
+from components.kms import data_key
+
+POSTGRES_PORT = 5432
+AURORA = "aurora-postgresql"
+# Windows in UTC, away from European sale hours; maintenance follows the backup.
+BACKUP_WINDOW = "02:00-03:00"
+MAINTENANCE_WINDOW = "sun:03:30-sun:04:30"
+
+
+@dataclass(frozen=True)
+class DatabaseArgs:
+    config: DatabaseConfig
+    protect_data: bool
+    log_retention_days: int
+    # Physical identifier of the instance or cluster. Fixed (not auto-named) because RDS writes its
+    # logs to /aws/rds/.../<identifier>/postgresql, and that group must exist first to get a retention.
+    identifier: str
+    vpc_id: pulumi.Input[str]
+    subnet_ids: pulumi.Input[Sequence[str]]
+    security_group_id: pulumi.Input[str]
+    # Where the clients run and their security group: the proxy sits with them and admits only them.
+    proxy_subnet_ids: pulumi.Input[Sequence[str]]
+    client_security_group_id: pulumi.Input[str]
+
+
+class Database(pulumi.ComponentResource):
+    endpoint: pulumi.Output[str]
+    port: pulumi.Output[int]
+    db_name: str
+    username: str
+    secret_arn: pulumi.Output[str]
+    proxy_endpoint: pulumi.Output[str] | None
+    kms_key_arn: pulumi.Output[str]
+    alarm_dimensions: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("flashsale:data:Database", name, None, opts)
+        cfg = args.config
+        self._name, self._args = name, args
+        child = pulumi.ResourceOptions(parent=self)
+        major = cfg.engine_version.split(".")[0]
+
+        self._key = data_key(
+            f"{name}-key",
+            f"{name}: database storage, master secret, Performance Insights",
+            protect=args.protect_data,
+            parent=self,
+        )
+        self._subnets = aws.rds.SubnetGroup(
+            f"{name}-subnets",
+            description=f"{name}: isolated subnets only",
+            subnet_ids=args.subnet_ids,
+            opts=child,
+        )
+        params = [
+            # Clients must use TLS; slow statements go to the postgresql log export.
+            ("rds.force_ssl", "1"),
+            ("log_min_duration_statement", str(cfg.slow_statement_ms)),
+        ]
+        self.db_name, self.username = cfg.name, cfg.username
+        self.kms_key_arn = self._key.arn
+        if cfg.engine == AURORA:
+            self._aurora(major, params)
+        else:
+            self._postgres(major, params)
+
+        self.proxy_endpoint = self._proxy() if cfg.proxy else None
+
+        self.register_outputs(
+            {
+                "endpoint": self.endpoint,
+                "port": self.port,
+                "dbName": self.db_name,
+                "username": self.username,
+                "secretArn": self.secret_arn,
+                "proxyEndpoint": self.proxy_endpoint,
+                "kmsKeyArn": self.kms_key_arn,
+                "alarmDimensions": self.alarm_dimensions,
+            }
+        )
+
+    def _data_opts(self, **extra) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, protect=self._args.protect_data, **extra)
+
+    def _log_group(self, kind: str) -> aws.cloudwatch.LogGroup:
+        return aws.cloudwatch.LogGroup(
+            f"{self._name}-postgresql-logs",
+            name=f"/aws/rds/{kind}/{self._args.identifier}/postgresql",
+            retention_in_days=self._args.log_retention_days,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _protection(self) -> dict:
+        """Deletion protection and a final snapshot in prod; dev goes away in one destroy."""
+        protect = self._args.protect_data
+        return {
+            "deletion_protection": protect,
+            "skip_final_snapshot": not protect,
+            "final_snapshot_identifier": f"{self._args.identifier}-final" if protect else None,
+            "copy_tags_to_snapshot": True,
+            "delete_automated_backups": not protect,
+            "backup_retention_period": self._args.config.backup_retention_days,
+            # Prod changes wait for the maintenance window; dev applies them now.
+            "apply_immediately": not protect,
+        }
+
+    def _postgres(self, major: str, params: list[tuple[str, str]]) -> None:
+        cfg, args = self._args.config, self._args
+        group = aws.rds.ParameterGroup(
+            f"{self._name}-params",
+            family=f"postgres{major}",
+            description=f"{self._name}: TLS only, slow statement log",
+            parameters=[aws.rds.ParameterGroupParameterArgs(name=n, value=v) for n, v in params],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        logs = self._log_group("instance")
+        instance = aws.rds.Instance(
+            f"{self._name}-postgres",
+            identifier=args.identifier,
+            engine="postgres",
+            engine_version=cfg.engine_version,
+            instance_class=cfg.instance_class,
+            allocated_storage=cfg.allocated_storage_gb,
+            max_allocated_storage=cfg.max_allocated_storage_gb,
+            storage_type="gp3",
+            storage_encrypted=True,
+            kms_key_id=self._key.arn,
+            multi_az=cfg.multi_az,
+            db_name=cfg.name,
+            username=cfg.username,
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=self._key.arn,
+            iam_database_authentication_enabled=True,
+            performance_insights_enabled=True,
+            performance_insights_kms_key_id=self._key.arn,
+            performance_insights_retention_period=cfg.performance_insights_retention_days,
+            parameter_group_name=group.name,
+            enabled_cloudwatch_logs_exports=["postgresql"],
+            db_subnet_group_name=self._subnets.name,
+            vpc_security_group_ids=[args.security_group_id],
+            publicly_accessible=False,
+            auto_minor_version_upgrade=True,
+            backup_window=BACKUP_WINDOW,
+            maintenance_window=MAINTENANCE_WINDOW,
+            **self._protection(),
+            opts=self._data_opts(depends_on=[logs]),
+        )
+        self._target = ({"db_instance_identifier": instance.identifier}, [instance])
+        self.endpoint = instance.address
+        self.port = instance.port
+        self.secret_arn = instance.master_user_secrets.apply(lambda s: s[0].secret_arn)
+        self.alarm_dimensions = {"DBInstanceIdentifier": instance.identifier}
+
+    def _aurora(self, major: str, params: list[tuple[str, str]]) -> None:
+        cfg, args = self._args.config, self._args
+        group = aws.rds.ClusterParameterGroup(
+            f"{self._name}-params",
+            family=f"aurora-postgresql{major}",
+            description=f"{self._name}: TLS only, slow statement log",
+            parameters=[aws.rds.ClusterParameterGroupParameterArgs(name=n, value=v) for n, v in params],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        logs = self._log_group("cluster")
+        cluster = aws.rds.Cluster(
+            f"{self._name}-aurora",
+            cluster_identifier=args.identifier,
+            engine=AURORA,
+            engine_mode="provisioned",
+            engine_version=cfg.engine_version,
+            serverlessv2_scaling_configuration=aws.rds.ClusterServerlessv2ScalingConfigurationArgs(
+                min_capacity=cfg.aurora_min_acu, max_capacity=cfg.aurora_max_acu
+            ),
+            storage_encrypted=True,
+            kms_key_id=self._key.arn,
+            database_name=cfg.name,
+            master_username=cfg.username,
+            manage_master_user_password=True,
+            master_user_secret_kms_key_id=self._key.arn,
+            iam_database_authentication_enabled=True,
+            db_cluster_parameter_group_name=group.name,
+            enabled_cloudwatch_logs_exports=["postgresql"],
+            db_subnet_group_name=self._subnets.name,
+            vpc_security_group_ids=[args.security_group_id],
+            preferred_backup_window=BACKUP_WINDOW,
+            preferred_maintenance_window=MAINTENANCE_WINDOW,
+            **self._protection(),
+            opts=self._data_opts(depends_on=[logs]),
+        )
+        writer = self._aurora_instance("writer", cluster, promotion_tier=0, depends_on=[])
+        # After the writer: the first instance of an Aurora cluster becomes its writer.
+        readers = [
+            self._aurora_instance(f"reader-{i + 1}", cluster, promotion_tier=1, depends_on=[writer])
+            for i in range(cfg.aurora_readers)
+        ]
+        # The proxy can serve the cluster only once it has instances.
+        self._target = ({"db_cluster_identifier": cluster.cluster_identifier}, [writer, *readers])
+        self.endpoint = cluster.endpoint
+        self.port = cluster.port
+        self.secret_arn = cluster.master_user_secrets.apply(lambda s: s[0].secret_arn)
+        self.alarm_dimensions = {"DBClusterIdentifier": cluster.cluster_identifier}
+
+    def _aurora_instance(
+        self, role: str, cluster: aws.rds.Cluster, promotion_tier: int, depends_on: list[pulumi.Resource]
+    ) -> aws.rds.ClusterInstance:
+        cfg = self._args.config
+        return aws.rds.ClusterInstance(
+            f"{self._name}-{role}",
+            cluster_identifier=cluster.id,
+            identifier=f"{self._args.identifier}-{role}",
+            instance_class="db.serverless",
+            engine=cluster.engine,
+            engine_version=cluster.engine_version,
+            db_subnet_group_name=self._subnets.name,
+            publicly_accessible=False,
+            promotion_tier=promotion_tier,
+            performance_insights_enabled=True,
+            performance_insights_kms_key_id=self._key.arn,
+            performance_insights_retention_period=cfg.performance_insights_retention_days,
+            copy_tags_to_snapshot=True,
+            auto_minor_version_upgrade=True,
+            apply_immediately=not self._args.protect_data,
+            opts=self._data_opts(depends_on=depends_on),
+        )
+
+    def _proxy(self) -> pulumi.Output[str]:
+        """RDS Proxy next to the clients: they reach it on 5432, it reaches the database on 5432.
+
+        The database group admits the client (service) group only, so the proxy carries that group
+        for its way to the database, and a group of its own that admits the clients."""
+        name, args = self._name, self._args
+        child = pulumi.ResourceOptions(parent=self)
+        group = aws.ec2.SecurityGroup(
+            f"{name}-proxy",
+            vpc_id=args.vpc_id,
+            description="RDS Proxy: 5432 from the ECS tasks only",
+            tags={"Name": f"{name}-proxy"},
+            opts=child,
+        )
+        # Rules by group reference, as in Network, which stays untouched.
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-proxy-in",
+            security_group_id=group.id,
+            referenced_security_group_id=args.client_security_group_id,
+            ip_protocol="tcp",
+            from_port=POSTGRES_PORT,
+            to_port=POSTGRES_PORT,
+            description=f"{POSTGRES_PORT} from the ECS tasks",
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-client-out-proxy",
+            security_group_id=args.client_security_group_id,
+            referenced_security_group_id=group.id,
+            ip_protocol="tcp",
+            from_port=POSTGRES_PORT,
+            to_port=POSTGRES_PORT,
+            description=f"{POSTGRES_PORT} to the RDS Proxy",
+            opts=child,
+        )
+
+        role = aws.iam.Role(
+            f"{name}-proxy",
+            assume_role_policy=assume_role_policy("rds.amazonaws.com"),
+            opts=child,
+        )
+        # The proxy reads the master secret and nothing else.
+        aws.iam.RolePolicy(
+            f"{name}-proxy",
+            role=role.id,
+            policy=pulumi.Output.all(self.secret_arn, self._key.arn).apply(
+                lambda a: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                                "Resource": a[0],
+                            },
+                            {
+                                "Effect": "Allow",
+                                "Action": "kms:Decrypt",
+                                "Resource": a[1],
+                                "Condition": {"StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com"}},
+                            },
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
+        proxy = aws.rds.Proxy(
+            f"{name}-proxy",
+            engine_family="POSTGRESQL",
+            require_tls=True,
+            role_arn=role.arn,
+            vpc_subnet_ids=args.proxy_subnet_ids,
+            vpc_security_group_ids=[group.id, args.client_security_group_id],
+            idle_client_timeout=1800,
+            auths=[
+                # Clients log in with the master user's password (DB_USER/DB_PASSWORD from the secret).
+                aws.rds.ProxyAuthArgs(
+                    auth_scheme="SECRETS",
+                    secret_arn=self.secret_arn,
+                    iam_auth="DISABLED",
+                    client_password_auth_type="POSTGRES_SCRAM_SHA_256",
+                )
+            ],
+            opts=child,
+        )
+        target_group = aws.rds.ProxyDefaultTargetGroup(
+            f"{name}-proxy",
+            db_proxy_name=proxy.name,
+            connection_pool_config=aws.rds.ProxyDefaultTargetGroupConnectionPoolConfigArgs(
+                # Leave headroom for migrations and operators connecting directly.
+                max_connections_percent=90,
+                max_idle_connections_percent=50,
+                connection_borrow_timeout=30,
+            ),
+            opts=child,
+        )
+        target, members = self._target
+        aws.rds.ProxyTarget(
+            f"{name}-proxy",
+            db_proxy_name=proxy.name,
+            target_group_name=target_group.name,
+            **target,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=members),
+        )
+        return proxy.endpoint
