@@ -1,0 +1,131 @@
+"""HTTP endpoints. Docstrings are for people; the OpenAPI document lives in openapi.py."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from . import validation as v
+from .auth import Authenticator
+from .errors import ApiError
+from .health import Readiness
+from .metrics import Metrics
+from .models import NewSale
+from .openapi import OPENAPI
+from .service import ReservationService
+
+MAX_STOCK = 10_000_000
+MAX_SALE_ID = 2**31 - 1  # the second half of the sale's advisory lock key is a PostgreSQL int4
+MAX_QUANTITY = 1_000
+
+
+def sale_id(request: Request) -> int:
+    return check_sale_id(request.path_params["sale_id"])
+
+
+def check_sale_id(value: int) -> int:
+    if value > MAX_SALE_ID:
+        raise ApiError(404, "sale_not_found", f"no sale {value}")
+    return value
+
+
+class Handlers:
+    """Endpoints bound to the objects the lifespan creates (set before the first request)."""
+
+    service: ReservationService
+
+    def __init__(self, auth: Authenticator, metrics: Metrics, readiness: Readiness) -> None:
+        self.auth = auth
+        self.metrics = metrics
+        self.readiness = readiness
+
+    async def create_sale(self, request: Request) -> Response:
+        """Admin: create a sale and load it into the gate."""
+        self.auth.admin(request)
+        data = await v.json_object(request)
+        new = NewSale(
+            name=v.text(data, "name", 200),
+            sku=v.text(data, "sku", 100),
+            total_stock=v.integer(data, "total_stock", 1, MAX_STOCK),
+            per_user_limit=v.integer(data, "per_user_limit", 1, MAX_QUANTITY),
+            starts_at=v.timestamp(data, "starts_at"),
+            ends_at=v.timestamp(data, "ends_at"),
+            hold_seconds=v.integer(data, "hold_seconds", 1, 86_400),
+        )
+        if new.ends_at <= new.starts_at:
+            raise v.invalid("ends_at must be after starts_at")
+        sale = await self.service.create_sale(new)
+        return JSONResponse(sale.to_json(), status_code=201)
+
+    async def sale_counters(self, request: Request) -> Response:
+        """Admin: a sale's counters, as the gate (Redis) and the truth (PostgreSQL) see them."""
+        self.auth.admin(request)
+        sale, gate, database = await self.service.counters(sale_id(request))
+        return JSONResponse(
+            {
+                "sale": sale.to_json(),
+                **database.to_json(),
+                "gate": gate.to_json() if gate else None,
+            }
+        )
+
+    async def availability(self, request: Request) -> Response:
+        """Buyer: remaining units and whether the sale is open."""
+        self.auth.principal(request)
+        found = await self.service.availability(sale_id(request))
+        return JSONResponse(found.to_json())
+
+    async def get_reservation(self, request: Request) -> Response:
+        """Buyer: one of your own reservations."""
+        user = self.auth.principal(request).user_id
+        found = await self.service.get(user, str(request.path_params["reservation_id"]))
+        return JSONResponse(found.to_json())
+
+    async def confirm(self, request: Request) -> Response:
+        """Buyer: turn your hold into a purchase."""
+        user = self.auth.principal(request).user_id
+        done = await self.service.confirm(user, str(request.path_params["reservation_id"]))
+        return JSONResponse(done.to_json())
+
+    async def release(self, request: Request) -> Response:
+        """Buyer: give your hold back."""
+        user = self.auth.principal(request).user_id
+        done = await self.service.release(user, str(request.path_params["reservation_id"]))
+        return JSONResponse(done.to_json())
+
+    async def live(self, _: Request) -> Response:
+        """The process answers (the load balancer's check; no dependencies)."""
+        return JSONResponse({"status": "ok"})
+
+    async def ready(self, _: Request) -> Response:
+        """Every registered dependency answers."""
+        checks = await self.readiness.run()
+        ok = all(result == "ok" for result in checks.values())
+        if not ok:
+            raise ApiError(503, "not_ready", "; ".join(f"{n}: {r}" for n, r in checks.items() if r != "ok"))
+        return JSONResponse({"status": "ok", "checks": checks})
+
+    async def metrics_endpoint(self, _: Request) -> Response:
+        """Prometheus exposition."""
+        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def openapi(self, _: Request) -> Response:
+        """This API's OpenAPI document."""
+        return JSONResponse(OPENAPI)
+
+    def routes(self) -> list[Route]:
+        """Every route but the hot one (hot_path.py)."""
+        return [
+            Route("/admin/sales", self.create_sale, methods=["POST"]),
+            Route("/admin/sales/{sale_id:int}/counters", self.sale_counters, methods=["GET"]),
+            Route("/sales/{sale_id:int}/availability", self.availability, methods=["GET"]),
+            Route("/reservations/{reservation_id:uuid}", self.get_reservation, methods=["GET"]),
+            Route("/reservations/{reservation_id:uuid}/confirm", self.confirm, methods=["POST"]),
+            Route("/reservations/{reservation_id:uuid}/release", self.release, methods=["POST"]),
+            Route("/health/live", self.live, methods=["GET"]),
+            Route("/health/ready", self.ready, methods=["GET"]),
+            Route("/metrics", self.metrics_endpoint, methods=["GET"]),
+            Route("/openapi.json", self.openapi, methods=["GET"]),
+        ]

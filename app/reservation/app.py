@@ -1,0 +1,111 @@
+"""The ASGI application and the objects it owns for its lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+import redis.asyncio as redis
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from .api import Handlers
+from .auth import Authenticator
+from .cluster_runner import script_runner
+from .db_credentials import database_connect
+from .emf import EmfReporter
+from .errors import EXCEPTION_HANDLERS
+from .gate import Gate
+from .health import Readiness
+from .hot_path import PATH, ReservationApp, ReserveEndpoint
+from .metrics import Metrics, MetricsMiddleware
+from .reaper import Reaper
+from .rebuild import Rebuilder
+from .redis_client import create_redis
+from .scripts import BatchingRunner
+from .service import ReservationService
+from .settings import Command, Settings, load_settings
+
+# Internal tuning knob passed from `reservation serve --no-redis-batching` to server worker processes.
+BATCHING_ENV = "RESERVATION_REDIS_BATCHING"
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    pool: asyncpg.Pool
+    redis: redis.Redis
+    gate: Gate
+    rebuilder: Rebuilder
+    service: ReservationService
+    reaper: Reaper
+
+
+def create_app(
+    settings: Settings,
+    *,
+    redis_batching: bool = True,
+    background: bool = True,
+    readiness: Readiness | None = None,
+) -> ReservationApp:
+    """`background` runs the reaper (expiry, reconciliation, rebuild checks) inside this process."""
+    metrics = Metrics()
+    readiness = readiness or Readiness()
+    handlers = Handlers(Authenticator(settings), metrics, readiness)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pool = await asyncpg.create_pool(
+            settings.database_url, connect=database_connect(settings), min_size=2, max_size=20, command_timeout=10
+        )
+        client = create_redis(settings)
+        runner = script_runner(client, redis_batching)
+        gate = Gate(runner)
+        rebuilder = Rebuilder(pool, gate)
+        service = ReservationService(pool, gate, rebuilder, metrics)
+        reaper = Reaper(pool, gate, rebuilder, metrics)
+        handlers.service = service
+        app.state.runtime = Runtime(pool, client, gate, rebuilder, service, reaper)
+        readiness.add("postgresql", lambda: pool.fetchval("SELECT 1"))
+        readiness.add("redis", client.ping)
+        task = asyncio.create_task(reaper.run_forever()) if background else None
+        emf_stop = asyncio.Event()
+        emf = EmfReporter(metrics, settings.metrics_namespace) if settings.emf_enabled else None
+        emf_task = asyncio.create_task(emf.run(sys.stdout, emf_stop)) if emf else None
+        try:
+            yield
+        finally:
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if emf_task:
+                emf_stop.set()  # one last report: the figures since the previous one are not lost
+                await emf_task
+            if isinstance(runner, BatchingRunner):
+                runner.close()
+            await client.aclose()
+            await pool.close()
+
+    reserve = Route(PATH, ReserveEndpoint(handlers), methods=["POST"])
+    app = ReservationApp(
+        reserve,
+        metrics,
+        routes=[reserve, *handlers.routes()],
+        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.readiness = readiness
+    app.state.metrics = metrics
+    return app
+
+
+def app_from_env() -> ReservationApp:
+    """Factory the server workers import (settings were already checked by `reservation serve`)."""
+    return create_app(load_settings(command=Command.SERVE), redis_batching=os.environ.get(BATCHING_ENV, "1") == "1")

@@ -1,0 +1,76 @@
+"""`reservation serve | migrate | relay`. Settings are checked before anything starts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from .db_credentials import database_connect
+from .kafka_producer import KafkaSettings
+from .migrate import migrate
+from .relay import RelayConfig, run_relay
+from .server import ServeOptions, ServerKind, serve
+from .settings import Command, Settings, SettingsError, load_settings
+
+
+def _settings(command: Command) -> Settings:
+    try:
+        return load_settings(command=command)
+    except SettingsError as exc:
+        for problem in exc.problems:
+            print(f"configuration error: {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _serve(args: argparse.Namespace) -> None:
+    settings = _settings(Command.SERVE)
+    if settings.dev_mode:
+        print("RESERVATION_DEV_MODE is on: development defaults in use, never deploy this", file=sys.stderr)
+    serve(settings, ServeOptions(ServerKind(args.server), args.host, args.workers, args.redis_batching))
+
+
+def _migrate(_: argparse.Namespace) -> None:
+    settings = _settings(Command.MIGRATE)
+    applied = asyncio.run(migrate(settings.database_url, connect=database_connect(settings)))
+    print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+
+
+def _relay(_: argparse.Namespace) -> None:
+    settings = _settings(Command.RELAY)
+    try:
+        config = RelayConfig.from_env(os.environ)
+        kafka = KafkaSettings.from_settings(settings, config.delivery_timeout_ms)
+    except ValueError as exc:  # the RELAY_* tuning values; load_settings already checked the Kafka ones
+        print(f"configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    raise SystemExit(asyncio.run(run_relay(settings.database_url, kafka, config, database_connect(settings))))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reservation", description="Flash-sale reservation service")
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("serve", help="HTTP API on $PORT, with the hold reaper and Redis rebuild checks")
+    p.add_argument("--server", choices=[k.value for k in ServerKind], default=ServerKind.GRANIAN.value)
+    p.add_argument("--host", default="0.0.0.0")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument(
+        "--redis-batching",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="coalesce concurrent Lua calls into one pipeline per event-loop tick (default on)",
+    )
+    p.set_defaults(func=_serve)
+    m = commands.add_parser("migrate", help="apply pending SQL migrations under an advisory lock")
+    m.set_defaults(func=_migrate)
+    r = commands.add_parser("relay", help="publish outbox rows to Kafka; /health on $RELAY_HEALTH_PORT (8001)")
+    r.set_defaults(func=_relay)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args = build_parser().parse_args(argv)
+    args.func(args)

@@ -1,0 +1,72 @@
+"""Coalesces the PostgreSQL commits of holds admitted in the same event-loop tick into one transaction.
+
+One hot sale's winners arrive together; a transaction each would cap them near the database's
+single-row commit rate, while one multi-row insert per tick commits them all at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+
+from . import store
+from .models import Reservation
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 500
+MAX_INFLIGHT = 2
+
+_Pending = tuple[Reservation, int, asyncio.Future[bool]]
+
+
+class HoldCommitter:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._queue: list[_Pending] = []
+        self._scheduled = False
+        self._inflight: set[asyncio.Task[None]] = set()
+
+    def commit(self, held: Reservation, gate_epoch: int) -> asyncio.Future[bool]:
+        """Resolves to True when committed, False when the admission is void (Redis was rebuilt)."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[bool] = loop.create_future()
+        self._queue.append((held, gate_epoch, fut))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush)
+        return fut
+
+    def _flush(self) -> None:
+        self._scheduled = False
+        # Group commit: with MAX_INFLIGHT transactions running, later winners wait in the queue and go
+        # together in the next one, so a burst costs a few transactions instead of one per tick.
+        while self._queue and len(self._inflight) < MAX_INFLIGHT:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            task = asyncio.create_task(self._execute(batch))
+            self._inflight.add(task)
+            task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if self._queue and not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    async def _execute(self, batch: list[_Pending]) -> None:
+        try:
+            committed = await store.insert_held(self._pool, [(r, epoch) for r, epoch, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                if not batch[0][2].done():
+                    batch[0][2].set_exception(exc)
+                return
+            # One bad row must not fail its neighbours: retry each on its own.
+            log.warning("batched commit of %s holds failed (%s); retrying one by one", len(batch), exc)
+            await asyncio.gather(*(self._execute([one]) for one in batch))
+            return
+        for r, _, fut in batch:
+            if not fut.done():
+                fut.set_result(r.id in committed)

@@ -1,0 +1,96 @@
+"""Every error leaves as JSON {"error": code, "detail": message}; never a traceback."""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+
+import asyncpg
+from redis.exceptions import RedisError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.headers = headers
+
+
+@lru_cache(maxsize=1024)
+def error_body(code: str, detail: str) -> bytes:
+    return json.dumps({"error": code, "detail": detail}, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def error_response(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> Response:
+    # Refusals (sold out, over the limit) are most of a flash sale's responses: their bodies are cached.
+    return Response(error_body(code, detail), status, headers, media_type="application/json")
+
+
+# The responses of the two failures every endpoint can meet, as ApiErrors so the hot path can encode them.
+INTERNAL = ApiError(500, "internal_error", "unexpected server error; it has been logged")
+UNAVAILABLE = ApiError(503, "unavailable", "a backing service is unavailable; retry shortly", {"Retry-After": "1"})
+
+
+def api_error_response(exc: ApiError) -> Response:
+    return error_response(exc.status, exc.code, exc.detail, exc.headers)
+
+
+async def api_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return api_error_response(exc)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return error_response(exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error"), exc.detail, exc.headers)
+
+
+def log_unexpected(method: str, path: str, exc: Exception) -> None:
+    log.error("unhandled error on %s %s", method, path, exc_info=exc)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    log_unexpected(request.method, request.url.path, exc)
+    return api_error_response(INTERNAL)
+
+
+# A database or Redis outage is the service being unavailable, not a bug: 503 so clients retry.
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+    RedisError,
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+def log_dependency(exc: Exception) -> None:
+    log.warning("dependency unavailable: %s: %s", type(exc).__name__, exc)
+
+
+def dependency_error_response(exc: Exception) -> Response:
+    log_dependency(exc)
+    return api_error_response(UNAVAILABLE)
+
+
+async def dependency_error(_: Request, exc: Exception) -> Response:
+    return dependency_error_response(exc)
+
+
+EXCEPTION_HANDLERS = {
+    ApiError: api_error,
+    HTTPException: http_error,
+    **dict.fromkeys(DEPENDENCY_ERRORS, dependency_error),
+    Exception: unexpected_error,
+}

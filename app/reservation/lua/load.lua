@@ -1,0 +1,23 @@
+-- Replaces a sale's gate state with a snapshot taken from PostgreSQL, atomically; meta (the "loaded"
+-- marker) is written last. KEYS: keys.SaleKeys order.
+-- ARGV: epoch starts ends limit hold_ms initial remaining held confirmed,
+--       n_users, (user, units)*, n_holds, (reservation id, expiry ms, "qty|<idempotency field>")*,
+--       n_idem, (idempotency field, reservation id)*
+for i = 1, #KEYS do redis.call('DEL', KEYS[i]) end
+redis.call('SET', KEYS[2], ARGV[7])
+redis.call('SET', KEYS[3], ARGV[8])
+redis.call('SET', KEYS[4], ARGV[9])
+local i = 10
+local n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1]); i = i + 2 end
+n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  redis.call('ZADD', KEYS[6], ARGV[i + 1], ARGV[i])
+  redis.call('HSET', KEYS[7], ARGV[i], ARGV[i + 2])
+  i = i + 3
+end
+n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do redis.call('HSET', KEYS[8], ARGV[i], ARGV[i + 1]); i = i + 2 end
+redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'starts', ARGV[2], 'ends', ARGV[3], 'limit', ARGV[4],
+  'hold_ms', ARGV[5], 'initial', ARGV[6])
+return 'ok'

@@ -1,0 +1,63 @@
+"""Versioned SQL migrations, applied in order under an advisory lock so many tasks may run them at once."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib import resources
+
+import asyncpg
+
+from .db_credentials import Connect
+
+log = logging.getLogger(__name__)
+
+# Arbitrary constant; every `reservation migrate` in any task contends for the same lock.
+MIGRATION_LOCK_KEY = 0x46_53_4D_49_47  # "FSMIG"
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: str
+    sql: str
+
+
+def bundled_migrations() -> list[Migration]:
+    files = resources.files("reservation") / "migrations"
+    found = [
+        Migration(version=f.name.removesuffix(".sql"), sql=f.read_text())
+        for f in files.iterdir()
+        if f.name.endswith(".sql")
+    ]
+    return sorted(found, key=lambda m: m.version)
+
+
+async def migrate(
+    database_url: str, migrations: list[Migration] | None = None, *, connect: Connect = asyncpg.connect
+) -> list[str]:
+    """Apply pending migrations; return the versions this call applied. `connect`: see db_credentials."""
+    migrations = bundled_migrations() if migrations is None else migrations
+    conn = await connect(database_url)
+    try:
+        # Session lock, held across the per-migration transactions below.
+        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            applied = []
+            for m in migrations:
+                if m.version in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(m.sql)
+                    await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", m.version)
+                log.info("applied migration %s", m.version)
+                applied.append(m.version)
+            return applied
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+    finally:
+        await conn.close()

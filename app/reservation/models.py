@@ -1,0 +1,82 @@
+"""Typed records passed between the HTTP layer, the service and PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    HELD = "held"
+    CONFIRMED = "confirmed"
+    RELEASED = "released"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class NewSale:
+    name: str
+    sku: str
+    total_stock: int
+    per_user_limit: int
+    starts_at: datetime
+    ends_at: datetime
+    hold_seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class Sale:
+    id: int
+    name: str
+    sku: str
+    total_stock: int
+    per_user_limit: int
+    starts_at: datetime
+    ends_at: datetime
+    hold_seconds: int
+    redis_epoch: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "sku": self.sku,
+            "total_stock": self.total_stock,
+            "per_user_limit": self.per_user_limit,
+            "starts_at": self.starts_at.isoformat(),
+            "ends_at": self.ends_at.isoformat(),
+            "hold_seconds": self.hold_seconds,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    id: str
+    sale_id: int
+    user_id: str
+    quantity: int
+    status: Status
+    idempotency_key: str
+    expires_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "sale_id": self.sale_id,
+            "quantity": self.quantity,
+            "status": self.status.value,
+            "expires_at": self.expires_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    initial: int
+    remaining: int
+    held: int
+    confirmed: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"initial": self.initial, "remaining": self.remaining, "held": self.held, "confirmed": self.confirmed}

@@ -1,0 +1,97 @@
+"""Returns the units of holds nobody confirmed or released, and reconciles Redis with PostgreSQL.
+
+Safe with any number of replicas: PostgreSQL rows are claimed with SKIP LOCKED and every Redis step is
+idempotent (a hold is settled only while it is still recorded as held).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import asyncpg
+
+from . import store
+from .gate import Gate, Settle
+from .metrics import Metrics
+from .models import Status
+from .rebuild import Rebuilder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReapReport:
+    expired: int
+    reconciled: int
+    rebuilt: int
+
+
+class Reaper:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        gate: Gate,
+        rebuilder: Rebuilder,
+        metrics: Metrics,
+        interval: float = 1.0,
+        grace_ms: int = 30_000,
+        batch: int = 500,
+    ) -> None:
+        self._pool = pool
+        self._gate = gate
+        self._rebuilder = rebuilder
+        self._metrics = metrics
+        self._interval = interval
+        # How long past expiry a hold may sit in Redis without a PostgreSQL row before it is treated as
+        # an admission whose database write never happened (must exceed any plausible insert time).
+        self._grace_ms = grace_ms
+        self._batch = batch
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("reaper tick failed; retrying")
+            await asyncio.sleep(self._interval)
+
+    async def tick(self) -> ReapReport:
+        expired = 0
+        while True:
+            rows = await store.expire_due(self._pool, self._batch)
+            await asyncio.gather(*(self._gate.settle(r.sale_id, r.id, Settle.RELEASE) for r in rows))
+            expired += len(rows)
+            for _ in rows:
+                self._metrics.reservation("expired")
+            if len(rows) < self._batch:
+                break
+        reconciled = rebuilt = 0
+        for sale in await store.live_sales(self._pool):
+            rebuilt += await self._rebuilder.check(sale)
+            reconciled += await self._reconcile(sale.id)
+            snap = await self._gate.snapshot(sale.id)
+            if snap is not None:
+                self._metrics.remaining(sale.id, snap.remaining)
+        return ReapReport(expired, reconciled, rebuilt)
+
+    async def _reconcile(self, sale_id: int) -> int:
+        """Settle Redis holds long past expiry from what PostgreSQL says happened to them."""
+        overdue = await self._gate.overdue(sale_id, self._grace_ms, self._batch)
+        if not overdue:
+            return 0
+        known = await store.statuses(self._pool, overdue)
+        fixed = 0
+        for rid in overdue:
+            status = known.get(rid)
+            if status is Status.HELD:
+                continue  # PostgreSQL expires it first, on the next pass
+            if status is None:
+                how = Settle.COMPENSATE  # admitted, but its row never committed
+            else:
+                how = Settle.CONFIRM if status is Status.CONFIRMED else Settle.RELEASE
+            fixed += await self._gate.settle(sale_id, rid, how) == "ok"
+        if fixed:
+            log.warning("reconciled %s Redis holds of sale %s with PostgreSQL", fixed, sale_id)
+        return fixed

@@ -1,0 +1,207 @@
+"""Configuration from the environment (names per docs/runtime-contract.md), checked once at start-up."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import quote, urlsplit
+
+# Only for `make app`: a fixed, obviously fake key so nobody mistakes it for a real one.
+DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-do-not-deploy"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_SSLMODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+_SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+")
+
+
+class Command(StrEnum):
+    """The image's commands; each validates only the variables it uses (docs/runtime-contract.md)."""
+
+    SERVE = "serve"
+    RELAY = "relay"
+    MIGRATE = "migrate"
+
+
+class SettingsError(Exception):
+    """All problems found in the environment, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What one command needs; the fields another command uses are left empty (None, "", ())."""
+
+    command: Command
+    database_url: str  # without user and password when db_secret_arn is set
+    db_secret_arn: str | None  # RDS-managed secret: credentials are read per connection (db_credentials)
+    redis_url: str
+    redis_password: str | None
+    redis_cluster: bool
+    jwt_secret: str
+    jwt_issuer: str | None
+    jwt_audience: str | None
+    kafka_bootstrap_servers: tuple[str, ...]
+    kafka_auth: str | None
+    kafka_topic_prefix: str
+    aws_region: str | None
+    metrics_namespace: str
+    emf_enabled: bool
+    port: int
+    dev_mode: bool
+
+
+def _bool(env: Mapping[str, str], name: str, problems: list[str]) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw not in _FALSE:
+        problems.append(f"{name}: {env[name]!r} is not a boolean; use true or false")
+    return False
+
+
+def _optional(env: Mapping[str, str], name: str) -> str | None:
+    return env.get(name, "").strip() or None
+
+
+def _database_url(env: Mapping[str, str], problems: list[str]) -> str:
+    url = _optional(env, "DATABASE_URL")
+    secret_arn = _optional(env, "DB_LOGIN_ARN")  # the RDS-managed secret's ARN (the name avoids "SECRET": policy/)
+    parts = ["DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD", "DB_SSLMODE"]
+    given = [p for p in parts if _optional(env, p)]
+    if secret_arn:
+        # The secret is the only source of credentials, so a stale copy can never shadow a rotation.
+        clashing = [p for p in ("DATABASE_URL", "DB_USER", "DB_PASSWORD") if _optional(env, p)]
+        if clashing:
+            problems.append(f"DB_LOGIN_ARN: the user and password come from the secret; unset {', '.join(clashing)}")
+        if not _SECRET_ARN.fullmatch(secret_arn):
+            problems.append(f"DB_LOGIN_ARN: {secret_arn!r} is not a Secrets Manager secret ARN")
+    elif url:
+        if given:
+            problems.append(f"DATABASE_URL: set either DATABASE_URL or DB_* parts, not both (got {given})")
+        if urlsplit(url).scheme not in ("postgresql", "postgres"):
+            problems.append("DATABASE_URL: must look like postgresql://user:pass@host:port/db")
+        return url
+    required = ("DB_HOST", "DB_NAME") if secret_arn else ("DB_HOST", "DB_NAME", "DB_USER")
+    missing = [p for p in required if not _optional(env, p)]
+    if missing and not given and not secret_arn:
+        problems.append("DATABASE_URL: required (or DB_HOST, DB_NAME, DB_USER, DB_PASSWORD parts, or DB_LOGIN_ARN)")
+        return ""
+    why = "with DB_LOGIN_ARN" if secret_arn else "when DATABASE_URL is not set"
+    for name in missing:
+        problems.append(f"{name}: required {why}")
+    port = _optional(env, "DB_PORT") or "5432"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        problems.append(f"DB_PORT: {port!r} is not a port number (1-65535)")
+    sslmode = _optional(env, "DB_SSLMODE")
+    if sslmode and sslmode not in _SSLMODES:
+        problems.append(f"DB_SSLMODE: {sslmode!r} is not one of {', '.join(sorted(_SSLMODES))}")
+    if secret_arn:
+        auth = ""
+    else:
+        user = quote(env.get("DB_USER", ""), safe="")
+        password = env.get("DB_PASSWORD", "")
+        auth = (f"{user}:{quote(password, safe='')}" if password else user) + "@"
+    query = f"?sslmode={sslmode}" if sslmode else ""
+    return f"postgresql://{auth}{env.get('DB_HOST', '')}:{port}/{quote(env.get('DB_NAME', ''), safe='')}{query}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Redis:
+    url: str = ""
+    password: str | None = None
+    cluster: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Kafka:
+    servers: tuple[str, ...] = ()
+    auth: str | None = None
+    region: str | None = None
+    topic_prefix: str = ""
+
+
+def _redis(env: Mapping[str, str], problems: list[str]) -> _Redis:
+    url = _optional(env, "REDIS_URL") or ""
+    if not url:
+        problems.append("REDIS_URL: required, e.g. redis://host:6379/0 or rediss://host:6379")
+    elif urlsplit(url).scheme not in ("redis", "rediss"):
+        problems.append(f"REDIS_URL: scheme must be redis:// or rediss://, got {url.split(':')[0]!r}")
+    return _Redis(url, _optional(env, "REDIS_PASSWORD"), _bool(env, "REDIS_CLUSTER", problems))
+
+
+def _jwt_secret(env: Mapping[str, str], dev_mode: bool, problems: list[str]) -> str:
+    secret = env.get("JWT_SECRET", "")
+    if not secret and dev_mode:
+        secret = DEV_JWT_SECRET
+    if not secret:
+        problems.append("JWT_SECRET: required (HS256 key, at least 32 bytes)")
+    elif len(secret.encode()) < 32:
+        problems.append(f"JWT_SECRET: must be at least 32 bytes, got {len(secret.encode())}")
+    return secret
+
+
+def _kafka(env: Mapping[str, str], problems: list[str]) -> _Kafka:
+    servers = tuple(s.strip() for s in env.get("KAFKA_BOOTSTRAP_SERVERS", "").split(",") if s.strip())
+    if not servers:
+        problems.append("KAFKA_BOOTSTRAP_SERVERS: required, comma-separated brokers (host:port)")
+    auth = _optional(env, "KAFKA_AUTH")
+    if auth not in (None, "iam"):
+        problems.append(f"KAFKA_AUTH: {auth!r} is not allowed; use iam or leave unset for plaintext")
+    region = _optional(env, "AWS_REGION")
+    if auth == "iam" and not region:
+        problems.append("AWS_REGION: required when KAFKA_AUTH=iam")
+    return _Kafka(servers, auth, region, env.get("KAFKA_TOPIC_PREFIX", "flashsale."))
+
+
+def _port(env: Mapping[str, str], problems: list[str]) -> int:
+    raw = _optional(env, "PORT") or "8000"
+    if raw.isdigit() and 0 < int(raw) < 65536:
+        return int(raw)
+    problems.append(f"PORT: {raw!r} is not a port number (1-65535)")
+    return 0
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, command: Command | str) -> Settings:
+    """Parse what `command` uses from the environment; raise SettingsError listing every problem at once.
+
+    Every command needs the database; only `serve` reads Redis, the JWT key and the HTTP settings, only
+    `relay` reads Kafka. A command never requires, or even looks at, another command's secrets.
+    """
+    env = os.environ if env is None else env
+    command = Command(command)
+    serve, relay = command is Command.SERVE, command is Command.RELAY
+    problems: list[str] = []
+    dev_mode = _bool(env, "RESERVATION_DEV_MODE", problems)
+    database_url = _database_url(env, problems)
+    redis = _redis(env, problems) if serve else _Redis()
+    jwt_secret = _jwt_secret(env, dev_mode, problems) if serve else ""
+    kafka = _kafka(env, problems) if relay else _Kafka()
+    port = _port(env, problems) if serve else 0
+    settings = Settings(
+        command=command,
+        database_url=database_url,
+        db_secret_arn=_optional(env, "DB_LOGIN_ARN"),
+        redis_url=redis.url,
+        redis_password=redis.password,
+        redis_cluster=redis.cluster,
+        jwt_secret=jwt_secret,
+        jwt_issuer=_optional(env, "JWT_ISSUER") if serve else None,
+        jwt_audience=_optional(env, "JWT_AUDIENCE") if serve else None,
+        kafka_bootstrap_servers=kafka.servers,
+        kafka_auth=kafka.auth,
+        kafka_topic_prefix=kafka.topic_prefix,
+        aws_region=kafka.region,
+        metrics_namespace=_optional(env, "METRICS_NAMESPACE") or "FlashSale",
+        emf_enabled=_bool(env, "EMF_ENABLED", problems) if serve else False,
+        port=port,
+        dev_mode=dev_mode,
+    )
+    if problems:
+        raise SettingsError(problems)
+    return settings

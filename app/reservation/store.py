@@ -1,0 +1,199 @@
+"""PostgreSQL access: the source of truth. Every state change commits together with its outbox rows.
+
+State changes of a sale take a shared advisory lock on it; a Redis rebuild takes the exclusive one, so
+no change can commit between the rebuild's snapshot and its write to Redis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+
+from . import events
+from .models import Counters, NewSale, Reservation, Sale, Status
+
+SALE_LOCK_NS = 0x46530001  # first half of the two-int advisory lock key; the second is the sale id
+
+_SALE_COLUMNS = "id, name, sku, total_stock, per_user_limit, starts_at, ends_at, hold_seconds, redis_epoch"
+_RES_COLUMNS = "id::text, sale_id, user_id, quantity, status, idempotency_key, expires_at"
+
+
+def _sale(row: asyncpg.Record) -> Sale:
+    return Sale(*row)
+
+
+def _reservation(row: asyncpg.Record) -> Reservation:
+    return Reservation(row[0], row[1], row[2], row[3], Status(row[4]), row[5], row[6])
+
+
+async def _outbox(conn: asyncpg.Connection, rows: list[events.OutboxRow]) -> None:
+    await conn.execute(
+        "INSERT INTO outbox (topic, key, payload) SELECT * FROM unnest($1::text[], $2::text[], $3::text[]::jsonb[])",
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+    )
+
+
+async def lock_sale_shared(conn: asyncpg.Connection, sale_id: int) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", SALE_LOCK_NS, sale_id)
+
+
+async def lock_sale_exclusive(conn: asyncpg.Connection, sale_id: int) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", SALE_LOCK_NS, sale_id)
+
+
+async def create_sale(pool: asyncpg.Pool, new: NewSale) -> Sale:
+    async with pool.acquire() as conn, conn.transaction():
+        sale = _sale(
+            await conn.fetchrow(
+                "INSERT INTO sales (name, sku, total_stock, per_user_limit, starts_at, ends_at, hold_seconds)"
+                f" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_SALE_COLUMNS}",
+                new.name,
+                new.sku,
+                new.total_stock,
+                new.per_user_limit,
+                new.starts_at,
+                new.ends_at,
+                new.hold_seconds,
+            )
+        )
+        await _outbox(conn, events.sale_created(sale))
+    return sale
+
+
+async def get_sale(conn: asyncpg.Pool | asyncpg.Connection, sale_id: int) -> Sale | None:
+    row = await conn.fetchrow(f"SELECT {_SALE_COLUMNS} FROM sales WHERE id = $1", sale_id)
+    return _sale(row) if row else None
+
+
+async def live_sales(pool: asyncpg.Pool) -> list[Sale]:
+    """Sales whose gate still matters: not yet over, or over but with holds that may still expire."""
+    rows = await pool.fetch(
+        f"SELECT {_SALE_COLUMNS} FROM sales"
+        " WHERE ends_at + make_interval(secs => hold_seconds) + interval '1 hour' > now()"
+    )
+    return [_sale(r) for r in rows]
+
+
+_INSERT_HELD = """
+WITH ins AS (
+    INSERT INTO reservations (id, sale_id, user_id, quantity, status, idempotency_key, expires_at)
+    SELECT u.id, u.sale_id, u.user_id, u.quantity, 'held', u.key, u.expires_at
+    FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::timestamptz[], $7::bigint[])
+        AS u (id, sale_id, user_id, quantity, key, expires_at, epoch)
+    JOIN sales s ON s.id = u.sale_id AND s.redis_epoch = u.epoch
+    RETURNING id
+), out AS (
+    INSERT INTO outbox (topic, key, payload)
+    SELECT o.topic, o.key, o.payload::jsonb
+    FROM unnest($8::uuid[], $9::text[], $10::text[], $11::text[]) WITH ORDINALITY AS o (rid, topic, key, payload, n)
+    JOIN ins ON ins.id = o.rid
+    ORDER BY o.n
+)
+SELECT id::text FROM ins
+"""
+
+
+async def insert_held(pool: asyncpg.Pool, held: Sequence[tuple[Reservation, int]]) -> set[str]:
+    """Commit holds admitted by the gate, each with the gate epoch that admitted it, in one transaction.
+
+    Returns the ids committed. A hold whose epoch no longer matches was admitted by a Redis that has
+    since been rebuilt from PostgreSQL (which did not know it): it is void and left out.
+    """
+    outbox = [(r.id, *row) for r, _ in held for row in events.reservation_changed(r)]
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock_shared($1::int, s) FROM unnest($2::int[]) AS s",
+            SALE_LOCK_NS,
+            sorted({r.sale_id for r, _ in held}),
+        )
+        rows = await conn.fetch(
+            _INSERT_HELD,
+            [r.id for r, _ in held],
+            [r.sale_id for r, _ in held],
+            [r.user_id for r, _ in held],
+            [r.quantity for r, _ in held],
+            [r.idempotency_key for r, _ in held],
+            [r.expires_at for r, _ in held],
+            [epoch for _, epoch in held],
+            *(list(column) for column in zip(*outbox, strict=True)),
+        )
+    return {r[0] for r in rows}
+
+
+async def get_reservation(pool: asyncpg.Pool, reservation_id: str) -> Reservation | None:
+    row = await pool.fetchrow(f"SELECT {_RES_COLUMNS} FROM reservations WHERE id = $1::uuid", reservation_id)
+    return _reservation(row) if row else None
+
+
+async def end_hold(pool: asyncpg.Pool, r: Reservation, to: Status) -> Reservation | None:
+    """Move a held, unexpired reservation to confirmed or released. None when it is no longer held."""
+    async with pool.acquire() as conn, conn.transaction():
+        await lock_sale_shared(conn, r.sale_id)
+        row = await conn.fetchrow(
+            "UPDATE reservations SET status = $2, updated_at = now()"
+            " WHERE id = $1::uuid AND status = 'held' AND expires_at > now()"
+            f" RETURNING {_RES_COLUMNS}",
+            r.id,
+            to.value,
+        )
+        if row is None:
+            return None
+        changed = _reservation(row)
+        await _outbox(conn, events.reservation_changed(changed))
+    return changed
+
+
+async def expire_due(pool: asyncpg.Pool, limit: int) -> list[Reservation]:
+    """Expire up to `limit` overdue holds. SKIP LOCKED lets any number of replicas reap side by side."""
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(
+            f"SELECT {_RES_COLUMNS} FROM reservations WHERE status = 'held' AND expires_at <= now()"
+            " ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+            limit,
+        )
+        if not rows:
+            return []
+        for sale_id in sorted({r[1] for r in rows}):
+            await lock_sale_shared(conn, sale_id)
+        expired = [_reservation(r) for r in rows]
+        await conn.execute(
+            "UPDATE reservations SET status = 'expired', updated_at = now() WHERE id = ANY($1::uuid[])",
+            [r.id for r in expired],
+        )
+        expired = [
+            Reservation(r.id, r.sale_id, r.user_id, r.quantity, Status.EXPIRED, r.idempotency_key, r.expires_at)
+            for r in expired
+        ]
+        await _outbox(conn, [row for r in expired for row in events.reservation_changed(r)])
+    return expired
+
+
+async def statuses(pool: asyncpg.Pool, reservation_ids: Sequence[str]) -> dict[str, Status]:
+    rows = await pool.fetch(
+        "SELECT id::text, status FROM reservations WHERE id = ANY($1::uuid[])", list(reservation_ids)
+    )
+    return {r[0]: Status(r[1]) for r in rows}
+
+
+async def sale_reservations(conn: asyncpg.Connection, sale_id: int) -> list[Reservation]:
+    rows = await conn.fetch(f"SELECT {_RES_COLUMNS} FROM reservations WHERE sale_id = $1", sale_id)
+    return [_reservation(r) for r in rows]
+
+
+async def counters(pool: asyncpg.Pool, sale: Sale) -> Counters:
+    row = await pool.fetchrow(
+        "SELECT coalesce(sum(quantity) FILTER (WHERE status = 'held'), 0),"
+        " coalesce(sum(quantity) FILTER (WHERE status = 'confirmed'), 0)"
+        " FROM reservations WHERE sale_id = $1",
+        sale.id,
+    )
+    held, confirmed = int(row[0]), int(row[1])
+    return Counters(sale.total_stock, sale.total_stock - held - confirmed, held, confirmed)
+
+
+def epoch_ms(ts: datetime) -> int:
+    return int(ts.timestamp() * 1000)

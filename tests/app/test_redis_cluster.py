@@ -1,0 +1,116 @@
+"""Cluster mode: the client factory, and every Lua call staying in the one slot of its sale's hash tag.
+
+The guarantee tests themselves (no oversell, per-user limit, idempotency, invariant) run on both a
+single Redis and the cluster: see REDIS_MODES in test_concurrency.py and test_api.py.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import re
+from dataclasses import astuple, replace
+from importlib import resources
+
+import pytest
+import redis
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
+from reservation.cluster_runner import ClusterBatchingRunner, script_runner
+from reservation.keys import sale_keys
+from reservation.redis_client import create_redis
+from reservation.scripts import LuaScript
+from reservation.settings import Settings
+
+LUA = resources.files("reservation") / "lua"
+# How gate.py passes one sale's keys (all of them, from keys.py) to a script.
+SALE_KEYS_EXPRESSIONS = {"script_keys(sale_id)", "sale_keys(sale_id).all()"}
+REDIS_CALL = re.compile(r"redis\.call\(\s*'(\w+)'\s*(?:,\s*([^,)]+))?")
+
+
+def test_cluster_flag_selects_the_cluster_client(settings: Settings, redis_cluster_url: str):
+    async def clients():
+        cluster = create_redis(replace(settings, redis_url=redis_cluster_url, redis_cluster=True))
+        single = create_redis(settings)
+        try:
+            assert isinstance(cluster, RedisCluster)
+            assert not isinstance(single, RedisCluster)
+            assert await cluster.ping() and await single.ping()
+            assert len(cluster.get_primaries()) == 3
+        finally:
+            await cluster.aclose()
+            await single.aclose()
+
+    asyncio.run(clients())
+
+
+def _all_keys(sale_id: int) -> tuple[str, ...]:
+    return astuple(sale_keys(sale_id))
+
+
+@pytest.mark.parametrize("sale_id", [1, 42, 10_000_000])
+def test_all_keys_of_a_sale_share_its_hash_tag_and_slot(sale_id: int):
+    keys = _all_keys(sale_id)
+    assert all(f"{{sale-{sale_id}}}" in k for k in keys)
+    assert len({key_slot(k.encode()) for k in keys}) == 1
+
+
+def test_sales_spread_over_slots():
+    """Different sales should not pile onto one shard."""
+    assert len({key_slot(sale_keys(i).stock.encode()) for i in range(1, 50)}) > 40
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in LUA.iterdir() if p.name.endswith(".lua")))
+def test_lua_scripts_touch_only_the_keys_they_are_given(script: str):
+    """A key built inside a script would bypass the hash tag and break in cluster mode."""
+    calls = REDIS_CALL.findall((LUA / script).read_text())
+    assert calls, f"no redis.call found in {script}"
+    for command, first_arg in calls:
+        if command.upper() == "TIME":
+            continue
+        assert re.fullmatch(r"KEYS\[\w+\]", first_arg.strip()), f"{script}: {command} on {first_arg!r}"
+
+
+def test_every_gate_script_call_passes_one_sales_keys():
+    tree = ast.parse(resources.files("reservation").joinpath("gate.py").read_text())
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run"
+    ]
+    assert len(calls) >= 5
+    for call in calls:
+        assert ast.unparse(call.args[1]) in SALE_KEYS_EXPRESSIONS, ast.unparse(call)
+
+
+def test_the_cluster_refuses_a_script_across_slots(redis_cluster_url: str):
+    """What the hash tag prevents: the cluster rejects a script whose keys sit in different slots."""
+    client = redis.RedisCluster.from_url(redis_cluster_url)
+    try:
+        with pytest.raises(redis.RedisClusterException, match=r"(?i)slot"):
+            client.eval("return 1", 2, sale_keys(1).stock, sale_keys(2).stock)
+        assert client.eval("return #KEYS", 8, *_all_keys(1)) == 8
+    finally:
+        client.close()
+
+
+def test_cluster_batching_routes_each_call_to_its_sales_node(redis_cluster_url: str):
+    """One tick's calls for many sales go out per node; NOSCRIPT falls back through the cluster client."""
+    echo = LuaScript("echo", "return {KEYS[1], ARGV[1]}")
+
+    async def run():
+        client = RedisCluster.from_url(redis_cluster_url, decode_responses=True)
+        try:
+            await client.script_flush()  # first use of the script on every node: NOSCRIPT path
+            runner = script_runner(client, batching=True)
+            assert isinstance(runner, ClusterBatchingRunner)
+            sales = range(1, 61)
+            replies = await asyncio.gather(*(runner.run(echo, _all_keys(i), [str(i)]) for i in sales))
+            nodes = {client.get_node_from_key(_all_keys(i)[0]).name for i in sales}
+            return replies, nodes
+        finally:
+            await client.aclose()
+
+    replies, nodes = asyncio.run(run())
+    assert replies == [[_all_keys(i)[0], str(i)] for i in range(1, 61)]
+    assert len(nodes) == 3, "the sales should have spread over all three nodes"
