@@ -1,0 +1,308 @@
+"""FargateService: one service of the platform (a web API behind the ALB, or a worker), deployed by
+ECS-native blue/green.
+
+Per service: log group, task and execution roles, task definition (migrate init container + the
+service's command), per-service alarms, and the ECS service. A web service also gets its blue and
+green target groups, a production listener rule by path and a test listener rule; ECS shifts traffic
+between the groups by rewriting the rules' weights (so Pulumi ignores the rules' actions).
+
+Workers have no load balancer: they deploy BLUE_GREEN headless (ECS starts the full green fleet,
+bakes, then stops blue; no managed traffic shift exists to do canary or linear steps), with the same
+circuit breaker and alarm rollback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.cluster import capacity_strategy
+from components.config import AlarmsConfig, CapacityConfig, DeployConfig, ServiceConfig
+from components.data_endpoints import DataEndpoints
+from components.service_alarms import ServiceAlarmArgs, service_alarms
+from components.service_iam import ECS_TASKS_TRUST, database_secret_policy, execution_policy, kafka_producer_policy
+from components.task_containers import TMP_VOLUME, ContainerSpec, container_definitions, referenced_secrets
+
+# Image commands that publish to Kafka (docs/runtime-contract.md): only these get MSK IAM permissions.
+KAFKA_PRODUCER_COMMANDS = frozenset({"relay"})
+DEREGISTRATION_DELAY_SECONDS = 15  # requests are short; a long drain only slows every deployment
+
+
+@dataclass(frozen=True)
+class ServiceRoutingArgs:
+    """Where a web service plugs into the load balancer."""
+
+    vpc_id: pulumi.Input[str]
+    load_balancer_suffix: pulumi.Input[str]
+    production_listener_arn: pulumi.Input[str]
+    test_listener_arn: pulumi.Input[str]
+    infrastructure_role_arn: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class FargateServiceArgs:
+    config: ServiceConfig
+    deploy: DeployConfig
+    capacity: CapacityConfig
+    alarms: AlarmsConfig
+    resource_prefix: str  # <project>-<stack>-: alarm names, task family, log group
+    region: str
+    cpu_architecture: str
+    log_retention_days: int
+    cluster_arn: pulumi.Input[str]
+    cluster_name: pulumi.Input[str]
+    image_uri: pulumi.Input[str]
+    repository_arn: pulumi.Input[str]
+    subnet_ids: pulumi.Input[list[str]]
+    security_group_id: pulumi.Input[str]
+    data: DataEndpoints
+    jwt_secret_arn: pulumi.Input[str]
+    alarm_topic_arn: pulumi.Input[str]
+    routing: ServiceRoutingArgs | None = None  # required for web services
+
+
+def deployment_configuration(deploy: DeployConfig, load_balanced: bool) -> aws.ecs.ServiceDeploymentConfigurationArgs:
+    strategy = deploy.strategy if load_balanced else "BLUE_GREEN"
+    bake = str(deploy.bake_time_minutes)  # strings in this SDK
+    return aws.ecs.ServiceDeploymentConfigurationArgs(
+        strategy=strategy,
+        bake_time_in_minutes=bake,
+        canary_configuration=(
+            aws.ecs.ServiceDeploymentConfigurationCanaryConfigurationArgs(
+                canary_percent=deploy.canary_percent, canary_bake_time_in_minutes=bake
+            )
+            if strategy == "CANARY"
+            else None
+        ),
+        linear_configuration=(
+            aws.ecs.ServiceDeploymentConfigurationLinearConfigurationArgs(
+                step_percent=deploy.linear_step_percent, step_bake_time_in_minutes=bake
+            )
+            if strategy == "LINEAR"
+            else None
+        ),
+    )
+
+
+class FargateService(pulumi.ComponentResource):
+    service_name: pulumi.Output[str]
+    task_definition_arn: pulumi.Output[str]
+    task_role_arn: pulumi.Output[str]
+    alarm_names: pulumi.Output[list[str]]
+    blue_target_group_arn: pulumi.Output[str] | None
+    green_target_group_arn: pulumi.Output[str] | None
+    target_group_suffixes: tuple[pulumi.Output[str], ...]
+
+    def __init__(self, name: str, args: FargateServiceArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("flashsale:service:FargateService", name, None, opts)
+        svc = args.config
+        if svc.is_web and args.routing is None:
+            raise ValueError(f"web service {svc.name} needs routing (the load balancer's listeners)")
+        child = pulumi.ResourceOptions(parent=self)
+
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/ecs/{args.resource_prefix}{svc.name}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        spec = ContainerSpec(
+            service_name=svc.name,
+            command=svc.command,
+            port=svc.port,
+            image_uri=args.image_uri,
+            log_group_name=log_group.name,
+            region=args.region,
+            data=args.data,
+            jwt_secret_arn=args.jwt_secret_arn,
+        )
+
+        task_role = aws.iam.Role(
+            f"{name}-task", description=f"{svc.name} tasks", assume_role_policy=ECS_TASKS_TRUST, opts=child
+        )
+        # Every task connects to PostgreSQL (at least its migrate container) with the rotating secret.
+        aws.iam.RolePolicy(
+            f"{name}-task-database",
+            role=task_role.id,
+            policy=database_secret_policy(
+                args.data.database_secret_arn, args.data.database_secret_kms_key_arn, args.region
+            ),
+            opts=child,
+        )
+        if svc.command[0] in KAFKA_PRODUCER_COMMANDS:
+            aws.iam.RolePolicy(
+                f"{name}-task-kafka",
+                role=task_role.id,
+                policy=kafka_producer_policy(args.data.kafka_cluster_arn, args.data.kafka_topic_names),
+                opts=child,
+            )
+        execution_role = aws.iam.Role(
+            f"{name}-execution",
+            description=f"ECS starts {svc.name} tasks: image, logs, this service's secrets",
+            assume_role_policy=ECS_TASKS_TRUST,
+            opts=child,
+        )
+        secrets = referenced_secrets(spec)
+        execution = aws.iam.RolePolicy(
+            f"{name}-execution",
+            role=execution_role.id,
+            policy=execution_policy(
+                args.repository_arn,
+                log_group.arn,
+                [s.arn for s in secrets],
+                [s.kms_key_arn for s in secrets if s.kms_key_arn is not None],
+                args.region,
+            ),
+            opts=child,
+        )
+
+        task_definition = aws.ecs.TaskDefinition(
+            f"{name}-task",
+            family=f"{args.resource_prefix}{svc.name}",
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            cpu=str(svc.cpu),
+            memory=str(svc.memory),
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                cpu_architecture=args.cpu_architecture, operating_system_family="LINUX"
+            ),
+            task_role_arn=task_role.arn,
+            execution_role_arn=execution_role.arn,
+            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=TMP_VOLUME)],  # Fargate ephemeral storage
+            container_definitions=container_definitions(spec, web=svc.is_web),
+            opts=child,
+        )
+
+        load_balancers = None
+        self.blue_target_group_arn = self.green_target_group_arn = None
+        self.target_group_suffixes = ()
+        if args.routing is not None:
+            load_balancers, blue, green = self._blue_green(name, svc, args.routing, child)
+            self.blue_target_group_arn, self.green_target_group_arn = blue.arn, green.arn
+            self.target_group_suffixes = (blue.arn_suffix, green.arn_suffix)
+
+        alarms = service_alarms(
+            name,
+            ServiceAlarmArgs(
+                prefix=f"{args.resource_prefix}{svc.name}-",
+                thresholds=args.alarms,
+                topic_arn=args.alarm_topic_arn,
+                cluster_name=args.cluster_name,
+                service_name=svc.name,
+                load_balancer_suffix=args.routing.load_balancer_suffix if args.routing else None,
+                target_group_suffixes=self.target_group_suffixes,
+            ),
+            child,
+        )
+        alarm_names = [a.name for a in alarms]
+
+        service = aws.ecs.Service(
+            f"{name}-service",
+            name=svc.name,
+            cluster=args.cluster_arn,
+            task_definition=task_definition.arn,
+            desired_count=svc.min_tasks,
+            capacity_provider_strategies=capacity_strategy(args.capacity),
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=args.subnet_ids, security_groups=[args.security_group_id], assign_public_ip=False
+            ),
+            deployment_controller=aws.ecs.ServiceDeploymentControllerArgs(type="ECS"),
+            deployment_configuration=deployment_configuration(args.deploy, load_balanced=load_balancers is not None),
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
+            alarms=aws.ecs.ServiceAlarmsArgs(alarm_names=alarm_names, enable=True, rollback=True),
+            load_balancers=load_balancers,
+            health_check_grace_period_seconds=60 if load_balancers else None,
+            enable_execute_command=False,
+            enable_ecs_managed_tags=True,
+            propagate_tags="SERVICE",
+            # `pulumi up` reports a failed (rolled back) deployment instead of returning at once.
+            wait_for_steady_state=True,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[execution],
+                # desiredCount belongs to autoscaling; after each blue/green deployment ECS swaps which
+                # target group is production, so the declared blue/green pair must not be re-asserted.
+                ignore_changes=["desiredCount", "loadBalancers"],
+            ),
+        )
+
+        self.service_name = service.name
+        self.task_definition_arn = task_definition.arn
+        self.task_role_arn = task_role.arn
+        self.alarm_names = pulumi.Output.all(*alarm_names)
+        self.register_outputs(
+            {
+                "serviceName": self.service_name,
+                "taskDefinitionArn": self.task_definition_arn,
+                "alarmNames": self.alarm_names,
+            }
+        )
+
+    def _blue_green(
+        self, name: str, svc: ServiceConfig, routing: ServiceRoutingArgs, child: pulumi.ResourceOptions
+    ) -> tuple[list[aws.ecs.ServiceLoadBalancerArgs], aws.lb.TargetGroup, aws.lb.TargetGroup]:
+        blue, green = (
+            aws.lb.TargetGroup(
+                f"{name}-{color}",
+                vpc_id=routing.vpc_id,
+                target_type="ip",
+                port=svc.port,
+                protocol="HTTP",
+                deregistration_delay=DEREGISTRATION_DELAY_SECONDS,
+                health_check=aws.lb.TargetGroupHealthCheckArgs(
+                    path=svc.health_check_path,
+                    protocol="HTTP",
+                    matcher="200",
+                    interval=10,
+                    timeout=5,
+                    healthy_threshold=2,
+                    unhealthy_threshold=3,
+                ),
+                opts=child,
+            )
+            for color in ("blue", "green")
+        )
+
+        def rule(suffix: str, listener: pulumi.Input[str], weights: tuple[int, int]) -> aws.lb.ListenerRule:
+            return aws.lb.ListenerRule(
+                f"{name}-{suffix}",
+                listener_arn=listener,
+                priority=svc.listener_priority,
+                conditions=[
+                    aws.lb.ListenerRuleConditionArgs(
+                        path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=[svc.path])
+                    )
+                ],
+                actions=[
+                    aws.lb.ListenerRuleActionArgs(
+                        type="forward",
+                        forward=aws.lb.ListenerRuleActionForwardArgs(
+                            target_groups=[
+                                aws.lb.ListenerRuleActionForwardTargetGroupArgs(arn=blue.arn, weight=weights[0]),
+                                aws.lb.ListenerRuleActionForwardTargetGroupArgs(arn=green.arn, weight=weights[1]),
+                            ]
+                        ),
+                    )
+                ],
+                # ECS rewrites the weights on every deployment.
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["actions"]),
+            )
+
+        production = rule("production-rule", routing.production_listener_arn, (100, 0))
+        test = rule("test-rule", routing.test_listener_arn, (0, 100))
+        load_balancers = [
+            aws.ecs.ServiceLoadBalancerArgs(
+                target_group_arn=blue.arn,
+                container_name=svc.name,
+                container_port=svc.port,
+                advanced_configuration=aws.ecs.ServiceLoadBalancerAdvancedConfigurationArgs(
+                    alternate_target_group_arn=green.arn,
+                    production_listener_rule=production.arn,
+                    test_listener_rule=test.arn,
+                    role_arn=routing.infrastructure_role_arn,
+                ),
+            )
+        ]
+        return load_balancers, blue, green

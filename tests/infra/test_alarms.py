@@ -1,0 +1,74 @@
+"""Alarms per stack: the topic and its subscribers, the platform alarms on ALB, database, Redis and MSK,
+and the per-service alarms that roll deployments back; every name under the exported prefix."""
+
+from __future__ import annotations
+
+from components.alarms import MAX_ALARM_METRICS, cache_node_ids
+from components.config import StackConfig
+from tests.infra.compute import ALARM, arn_of, component, services_in
+from tooling.mock_runtime import ProgramRun
+
+PLATFORM = {"alb-5xx-rate", "alb-p99-latency", "db-connections", "db-cpu", "redis-cpu", "redis-memory", "kafka-disk"}
+WEB = {"cpu-high", "5xx-rate", "p99-latency", "unhealthy-blue", "unhealthy-green"}
+
+
+def alarms(run: ProgramRun) -> dict[str, dict]:
+    found = {r.inputs["name"]: r.inputs for r in run.of_type(ALARM)}
+    assert found, "the program registered no alarm"
+    return found
+
+
+def test_topic_is_encrypted_and_mails_the_configured_addresses(run: ProgramRun, cfg: StackConfig) -> None:
+    topic = run.one("aws:sns/topic:Topic")
+    assert topic.inputs["kmsMasterKeyId"] == "alias/aws/sns"
+    subscriptions = run.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert sorted(s.inputs["endpoint"] for s in subscriptions) == sorted(cfg.alarms.emails)
+    assert all(s.inputs["protocol"] == "email" and s.inputs["topic"] == arn_of(topic) for s in subscriptions)
+    for alarm in alarms(run).values():
+        assert alarm["alarmActions"] == [arn_of(topic)]
+
+
+def test_every_alarm_is_named_under_the_exported_prefix(run: ProgramRun, cfg: StackConfig) -> None:
+    prefix = run.outputs["alarmPrefix"]
+    assert prefix == f"{cfg.project}-{cfg.stack}-"
+    expected = {f"{prefix}{k}" for k in PLATFORM}
+    for svc in services_in(cfg):
+        expected |= {f"{prefix}{svc.name}-{k}" for k in (WEB if svc.is_web else {"cpu-high"})}
+    assert set(alarms(run)) == expected
+
+
+def test_thresholds_come_from_the_stack(run: ProgramRun, cfg: StackConfig) -> None:
+    found, prefix = alarms(run), run.outputs["alarmPrefix"]
+    assert found[f"{prefix}alb-5xx-rate"]["threshold"] == cfg.alarms.http_5xx_percent
+    assert found[f"{prefix}alb-p99-latency"]["threshold"] == cfg.alarms.p99_latency_ms / 1000
+    assert found[f"{prefix}alb-p99-latency"]["extendedStatistic"] == "p99"
+    assert found[f"{prefix}db-connections"]["threshold"] == cfg.alarms.database_connections
+    for svc in (s for s in services_in(cfg) if s.is_web):
+        rate = found[f"{prefix}{svc.name}-5xx-rate"]
+        assert rate["threshold"] == cfg.alarms.http_5xx_percent
+        metrics = {q["metric"]["metricName"] for q in rate["metricQueries"] if "metric" in q}
+        assert metrics == {"HTTPCode_Target_5XX_Count", "RequestCount"}
+        assert found[f"{prefix}{svc.name}-p99-latency"]["threshold"] == cfg.alarms.p99_latency_ms / 1000
+
+
+def test_data_alarms_watch_the_data_tier(run: ProgramRun, cfg: StackConfig) -> None:
+    found, prefix = alarms(run), run.outputs["alarmPrefix"]
+    database = found[f"{prefix}db-cpu"]
+    assert database["namespace"] == "AWS/RDS" and database["dimensions"]
+    assert found[f"{prefix}db-connections"]["metricName"] == "DatabaseConnections"
+    for key, metric in (("redis-cpu", "EngineCPUUtilization"), ("redis-memory", "DatabaseMemoryUsagePercentage")):
+        queries = [q for q in found[f"{prefix}{key}"]["metricQueries"] if "metric" in q]
+        assert {q["metric"]["metricName"] for q in queries} == {metric}
+        nodes = cache_node_ids("rg", cfg.cache)[: MAX_ALARM_METRICS - 1]
+        assert len(queries) == len(nodes)
+    disk = [q for q in found[f"{prefix}kafka-disk"]["metricQueries"] if "metric" in q]
+    assert sorted(q["metric"]["dimensions"]["Broker ID"] for q in disk) == sorted(
+        str(b) for b in range(1, cfg.broker_count + 1)
+    )
+    assert {q["metric"]["metricName"] for q in disk} == {"KafkaDataLogsDiskUsed"}
+
+
+def test_service_alarms_are_children_of_their_service(run: ProgramRun, cfg: StackConfig) -> None:
+    for svc in services_in(cfg):
+        own = [r for r in run.children(component(run, svc)) if r.type == ALARM]
+        assert own and all(r.inputs["name"].startswith(f"{run.outputs['alarmPrefix']}{svc.name}-") for r in own)
