@@ -1,0 +1,96 @@
+"""Run one policy the way the analyzer does: props wrapped in pulumi-policy's unknown-checking proxy,
+violations collected from the report callback."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyProviderResource,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+from pulumi_policy.proxy import (
+    UNKNOWN_ARRAY_VALUE,
+    UNKNOWN_BOOLEAN_VALUE,
+    UNKNOWN_NUMBER_VALUE,
+    UNKNOWN_OBJECT_VALUE,
+    UNKNOWN_STRING_VALUE,
+    unknown_checking_proxy,
+)
+
+# What `pulumi preview` sends for values not known yet.
+UNKNOWN_BOOL = UNKNOWN_BOOLEAN_VALUE
+UNKNOWN_NUMBER = UNKNOWN_NUMBER_VALUE
+UNKNOWN_STRING = UNKNOWN_STRING_VALUE
+UNKNOWN_ARRAY = UNKNOWN_ARRAY_VALUE
+UNKNOWN_OBJECT = UNKNOWN_OBJECT_VALUE
+
+
+def _options(protect: bool = False) -> PolicyResourceOptions:
+    return PolicyResourceOptions(protect, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+
+
+def check_resource(
+    policy: ResourceValidationPolicy,
+    resource_type: str,
+    props: Mapping[str, Any],
+    *,
+    protect: bool = False,
+    provider_props: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> list[str]:
+    provider = (
+        None
+        if provider_props is None
+        else PolicyProviderResource(
+            "pulumi:providers:aws", unknown_checking_proxy(dict(provider_props)), "urn:provider", "aws"
+        )
+    )
+    args = ResourceValidationArgs(
+        resource_type,
+        unknown_checking_proxy(dict(props)),
+        f"urn:pulumi:test::flashsale::{resource_type}::subject",
+        "subject",
+        _options(protect),
+        provider,
+        config,
+    )
+    messages: list[str] = []
+    policy.validate(args, lambda message, urn=None: messages.append(message))
+    return messages
+
+
+@dataclass
+class Res:
+    """A stack resource for StackValidationArgs; `deps` names other Res in the same stack."""
+
+    type: str
+    name: str
+    props: dict[str, Any]
+    deps: Sequence[str] = field(default_factory=tuple)
+
+    @property
+    def urn(self) -> str:
+        return f"urn:pulumi:test::flashsale::{self.type}::{self.name}"
+
+
+def check_stack(policy: StackValidationPolicy, resources: Sequence[Res]) -> list[tuple[str, str]]:
+    built = {
+        r.name: PolicyResource(
+            r.type, unknown_checking_proxy(dict(r.props)), r.urn, r.name, _options(), None, None, [], {}
+        )
+        for r in resources
+    }
+    for r in resources:
+        built[r.name].dependencies.extend(built[d] for d in r.deps)
+    found: list[tuple[str, str]] = []
+    policy.validate(StackValidationArgs(list(built.values())), lambda message, urn=None: found.append((urn, message)))
+    return found
