@@ -1,0 +1,357 @@
+"""`make bench`: reservation attempts against one server worker pinned to core 1, load from core 0.
+
+In one run, against the same server process: the ceiling on a trivial endpoint (/health/live), the
+reservation peak (closed loop), and reservations at 80% of that peak (open loop) for its p99. Winners are
+counted from PostgreSQL and must equal the sale's units. Uses a private database and redis-server on
+127.0.0.1; nothing shared is touched. `--matrix` repeats it for each server and Redis client mode, which
+is how the defaults (granian, batched EVALSHA) were chosen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import jwt
+import uvloop
+from reservation.migrate import migrate
+
+from bench.loadgen import LoadResult, run_load
+from devservers.redis_servers import RedisServerError, redis_cluster, single_redis
+
+SECRET = "bench-only-secret-bench-only-secret-0123"
+SERVER_CORE, LOADGEN_CORE = 1, 0
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: str
+    redis_batching: bool
+    redis_mode: str  # single | cluster
+    units: int
+    buyers: int
+    attempts: int
+    connections: int
+    phase_timeout: float
+    admin_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    label: str
+    server: str
+    batching: bool
+    result: LoadResult
+    winners: int | None = None
+    server_cpu: float = float("nan")
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    return f"nproc {os.cpu_count()}, {model}, Linux {platform.release()}, Python {platform.python_version()}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children (granian serves from a worker subprocess)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError), open(f"/proc/{entry}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+            parents[int(entry)] = int(fields[1])
+            cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sum(cpu.get(p, 0.0) for p in tree)
+
+
+@contextlib.contextmanager
+def private_redis(mode: str, workdir: str) -> Iterator[str]:
+    """On the load generator's core: the server's core is for the server worker alone."""
+    try:
+        if mode == "cluster":
+            with redis_cluster(Path(tempfile.mkdtemp(dir=workdir)), cpu=LOADGEN_CORE) as url:
+                yield url
+        else:
+            with single_redis(cpu=LOADGEN_CORE) as url:
+                yield url
+    except RedisServerError as exc:
+        raise SystemExit(f"{exc} (see scripts/ensure-services.sh)") from exc
+
+
+async def _admin(url: str, sql: str) -> None:
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def private_database(admin_url: str) -> Iterator[str]:
+    name = f"flashsale_bench_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    url = admin_url.rsplit("/", 1)[0] + "/" + name
+    try:
+        asyncio.run(migrate(url))
+        yield url
+    finally:
+        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextlib.contextmanager
+def server(cfg: Config, database_url: str, redis_url: str, log_dir: str) -> Iterator[tuple[int, int]]:
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "JWT_SECRET": SECRET}
+    env["REDIS_CLUSTER"] = "true" if cfg.redis_mode == "cluster" else "false"
+    env["PORT"] = str(port)
+    cmd = [sys.executable, "-m", "reservation", "serve", "--server", cfg.server, "--host", "127.0.0.1"]
+    cmd.append("--redis-batching" if cfg.redis_batching else "--no-redis-batching")
+    log_path = os.path.join(log_dir, f"server-{cfg.server}-{port}.log")
+    with open(log_path, "w") as log:
+        # the same as `taskset -c 1`: the server and everything it spawns stay on core 1
+        proc = subprocess.Popen(
+            cmd,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=lambda: os.sched_setaffinity(0, {SERVER_CORE}),
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            url = f"http://127.0.0.1:{port}/health/ready"
+            with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as r:
+                if r.status == 200:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                with open(log_path) as f:
+                    raise SystemExit(f"server did not become ready:\n{f.read()[-3000:]}")
+            time.sleep(0.2)
+        yield port, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _token(sub: str, admin: bool = False) -> str:
+    claims = {"sub": sub, "exp": int(time.time()) + 3600, **({"role": "admin"} if admin else {})}
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+def _create_sale(port: int, units: int) -> int:
+    now = datetime.now(UTC)
+    body = {
+        "name": "bench",
+        "sku": "BENCH-1",
+        "total_stock": units,
+        "per_user_limit": 1,
+        "hold_seconds": 3600,
+        "starts_at": (now - timedelta(minutes=1)).isoformat(),
+        "ends_at": (now + timedelta(hours=1)).isoformat(),
+    }
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/admin/sales",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {_token('bench-admin', admin=True)}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as r:
+        return json.loads(r.read())["id"]
+
+
+def trivial_requests(count: int) -> list[bytes]:
+    return [b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"] * count
+
+
+def reserve_requests(sale_id: int, cfg: Config, tokens: list[str], tag: str) -> list[bytes]:
+    body = b'{"quantity":1}'
+    head = f"POST /sales/{sale_id}/reservations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    return [
+        (
+            f"{head}Authorization: Bearer {tokens[i % len(tokens)]}\r\nIdempotency-Key: {tag}-{i}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        + body
+        for i in range(cfg.attempts)
+    ]
+
+
+async def _winners(database_url: str, sale_id: int) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetchval(
+            "SELECT coalesce(sum(quantity), 0) FROM reservations WHERE sale_id = $1 AND status = 'held'", sale_id
+        )
+    finally:
+        await conn.close()
+
+
+def _load(port: int, pid: int, requests: list[bytes], cfg: Config, rate: float | None) -> tuple[LoadResult, float]:
+    cpu0 = _tree_cpu_seconds(pid)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        result = runner.run(run_load("127.0.0.1", port, requests, cfg.connections, rate, cfg.phase_timeout))
+    return result, (_tree_cpu_seconds(pid) - cpu0) / result.seconds
+
+
+def bench_one(cfg: Config, database_url: str, redis_url: str, log_dir: str) -> list[Row]:
+    tokens = [_token(f"buyer-{i}") for i in range(cfg.buyers)]
+    rows: list[Row] = []
+    with server(cfg, database_url, redis_url, log_dir) as (port, pid):
+        _load(port, pid, trivial_requests(5000), cfg, None)  # warm-up: connections, caches
+        result, cpu = _load(port, pid, trivial_requests(cfg.attempts), cfg, None)
+        rows.append(Row("trivial GET /health/live (ceiling)", cfg.server, cfg.redis_batching, result, None, cpu))
+
+        sale = _create_sale(port, cfg.units)
+        _load(port, pid, reserve_requests(_create_sale(port, 10), cfg, tokens, "warm")[:5000], cfg, None)
+        result, cpu = _load(port, pid, reserve_requests(sale, cfg, tokens, "peak"), cfg, None)
+        winners = asyncio.run(_winners(database_url, sale))
+        rows.append(Row("reserve, peak (closed loop)", cfg.server, cfg.redis_batching, result, winners, cpu))
+
+        target = 0.8 * result.rate
+        sale = _create_sale(port, cfg.units)
+        result, cpu = _load(port, pid, reserve_requests(sale, cfg, tokens, "paced"), cfg, target)
+        winners = asyncio.run(_winners(database_url, sale))
+        label = f"reserve at 80% of peak ({target:,.0f}/s offered)"
+        rows.append(Row(label, cfg.server, cfg.redis_batching, result, winners, cpu))
+
+        # The same rate once the sale is sold out: the steady state of refusals, without the winners' burst.
+        result, cpu = _load(port, pid, reserve_requests(sale, cfg, tokens, "after"), cfg, target)
+        rows.append(Row("same rate, after sell-out (refusals only)", cfg.server, cfg.redis_batching, result, None, cpu))
+    return rows
+
+
+def table(rows: list[Row], cfg: Config) -> str:
+    lines = [
+        "| server | Redis calls | phase | requests/s | p50 ms | p99 ms | winners (PostgreSQL) "
+        "| statuses | server CPU | loadgen CPU |",
+        "| --- | --- | --- | ---: | ---: | ---: | --- | --- | ---: | ---: |",
+    ]
+    for r in rows:
+        res = r.result
+        winners = "" if r.winners is None else f"{r.winners} / {cfg.units} {'OK' if r.winners == cfg.units else 'FAIL'}"
+        statuses = " ".join(f"{k}:{v}" for k, v in sorted(res.statuses.items()))
+        if res.timed_out:
+            statuses += f" (timed out after {res.completed}/{len(res.latencies) or res.sent})"
+        lines.append(
+            f"| {r.server} | {'batched' if r.batching else 'direct'} | {r.label} | {res.rate:,.0f} "
+            f"| {res.percentile(50) * 1000:.2f} | {res.percentile(99) * 1000:.2f} | {winners} | {statuses} "
+            f"| {r.server_cpu:.0%} | {res.cpu_seconds / res.seconds:.0%} |"
+        )
+    return "\n".join(lines)
+
+
+def verdict(rows: list[Row], cfg: Config) -> list[str]:
+    by_kind: dict[tuple[str, bool], list[Row]] = {}
+    for r in rows:
+        by_kind.setdefault((r.server, r.batching), []).append(r)
+    out = []
+    for (srv, batching), (trivial, peak, paced, _) in by_kind.items():
+        ratio = peak.result.rate / trivial.result.rate
+        p99 = paced.result.percentile(99) * 1000
+        ok_winners = peak.winners == cfg.units and paced.winners == cfg.units
+        out.append(
+            f"- {srv}, {'batched' if batching else 'direct'}: reserve/trivial = {ratio:.0%} (target >= 50%) "
+            f"{'PASS' if ratio >= 0.5 else 'MISS'}; p99 at 80% = {p99:.1f} ms (target < 50) "
+            f"{'PASS' if p99 < 50 else 'MISS'}; winners == N: {'PASS' if ok_winners else 'FAIL'}"
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
+    parser.add_argument("--redis-batching", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--redis", choices=["single", "cluster"], default="single", help="one redis-server, or a 3-node Redis Cluster"
+    )
+    parser.add_argument(
+        "--matrix", action="store_true", help="every server x Redis mode (the measurement behind the defaults)"
+    )
+    parser.add_argument("--units", type=int, default=2000, help="N: units on sale")
+    parser.add_argument("--buyers", type=int, default=5000, help="distinct buyers (tokens; each retries), limit 1 each")
+    parser.add_argument("--attempts", type=int, default=60000, help="R: attempts per phase")
+    parser.add_argument("--connections", type=int, default=128, help="C: concurrent keep-alive connections")
+    parser.add_argument("--phase-timeout", type=float, default=60.0, help="seconds; a phase never runs longer")
+    parser.add_argument(
+        "--admin-url", default=os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test"),
+        help="PostgreSQL to create the private benchmark database in",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    if (os.cpu_count() or 1) < 2:
+        raise SystemExit("the benchmark needs 2 cores: the server on core 1, the load generator on core 0")
+    os.sched_setaffinity(0, {LOADGEN_CORE})
+    combos = (
+        [(s, b) for s in ("granian", "uvicorn") for b in (True, False)]
+        if args.matrix
+        else [(args.server, args.redis_batching)]
+    )
+    rows: list[Row] = []
+    cfg = None
+    with tempfile.TemporaryDirectory(prefix="flashsale-bench-") as log_dir:
+        for srv, batching in combos:
+            cfg = Config(
+                srv,
+                batching,
+                args.redis,
+                args.units,
+                args.buyers,
+                args.attempts,
+                args.connections,
+                args.phase_timeout,
+                args.admin_url,
+            )
+            # a fresh Redis and database per combination, so no run inherits another's state
+            with private_redis(args.redis, log_dir) as redis_url, private_database(cfg.admin_url) as database_url:
+                rows += bench_one(cfg, database_url, redis_url, log_dir)
+    assert cfg is not None
+    print(f"\nMachine: {machine()}")
+    print(
+        f"Sale: N={cfg.units} units, per-user limit 1, {cfg.buyers} buyers, R={cfg.attempts} attempts per phase, "
+        f"C={cfg.connections} connections; server pinned to core {SERVER_CORE}, load generator to core "
+        f"{LOADGEN_CORE} with the private Redis ({cfg.redis_mode}); the shared PostgreSQL unpinned.\n"
+    )
+    print(table(rows, cfg))
+    print()
+    print("\n".join(verdict(rows, cfg)))
+    if any(r.winners is not None and r.winners != cfg.units for r in rows):
+        raise SystemExit("FAIL: winners differ from the units on sale")
+
+
+if __name__ == "__main__":
+    main()
