@@ -122,7 +122,7 @@ def test_sale_is_rebuilt_from_postgresql_after_redis_loses_data(with_app) -> Non
         await h.flush_redis()
         refused = await h.reserve(sid, "dave")
         assert refused.status_code == 503 and refused.json()["error"] == "sale_loading"
-        for _ in range(50):  # the refused attempt started one rebuild in the background
+        for _ in range(200):  # the refused attempt started one rebuild in the background (10 s at most)
             if await h.runtime.gate.snapshot(sid) is not None:
                 break
             await asyncio.sleep(0.05)
@@ -260,7 +260,7 @@ def test_serve_runs_the_reaper_in_the_background(with_app) -> None:
         sale = await h.create_sale(total_stock=1, per_user_limit=1, hold_seconds=1)
         held = (await h.reserve(sale["id"], "alice")).json()
         await h.flush_redis()
-        for _ in range(60):  # the reaper ticks every second: rebuild, then expiry
+        for _ in range(200):  # the reaper ticks every second: rebuild, then expiry (20 s at most)
             await asyncio.sleep(0.1)
             got = (await h.client.get(f"/reservations/{held['id']}", headers=bearer("alice"))).json()
             snap = await h.runtime.gate.snapshot(sale["id"])
