@@ -37,6 +37,17 @@ async def _outbox(conn: asyncpg.Connection, rows: list[events.OutboxRow]) -> Non
     )
 
 
+# The outbox rows of the reservations a `changed` CTE (UPDATE ... RETURNING *) just moved to a new status.
+_EVENTS_OF_CHANGED = (
+    "events AS ("
+    "  INSERT INTO outbox (topic, key, payload)"
+    "  SELECT e.topic, c.sale_id::text, e.payload"
+    "  FROM changed c, reservation_events(c.id, c.sale_id, c.user_id, c.quantity, c.status, c.expires_at) e"
+    "  ORDER BY c.id, e.n"
+    ")"
+)
+
+
 async def lock_sale_shared(conn: asyncpg.Connection, sale_id: int) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock_shared($1, $2)", SALE_LOCK_NS, sale_id)
 
@@ -78,49 +89,24 @@ async def live_sales(pool: asyncpg.Pool) -> list[Sale]:
     return [_sale(r) for r in rows]
 
 
-_INSERT_HELD = """
-WITH ins AS (
-    INSERT INTO reservations (id, sale_id, user_id, quantity, status, idempotency_key, expires_at)
-    SELECT u.id, u.sale_id, u.user_id, u.quantity, 'held', u.key, u.expires_at
-    FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::int[], $5::text[], $6::timestamptz[], $7::bigint[])
-        AS u (id, sale_id, user_id, quantity, key, expires_at, epoch)
-    JOIN sales s ON s.id = u.sale_id AND s.redis_epoch = u.epoch
-    RETURNING id
-), out AS (
-    INSERT INTO outbox (topic, key, payload)
-    SELECT o.topic, o.key, o.payload::jsonb
-    FROM unnest($8::uuid[], $9::text[], $10::text[], $11::text[]) WITH ORDINALITY AS o (rid, topic, key, payload, n)
-    JOIN ins ON ins.id = o.rid
-    ORDER BY o.n
-)
-SELECT id::text FROM ins
-"""
-
-
 async def insert_held(pool: asyncpg.Pool, held: Sequence[tuple[Reservation, int]]) -> set[str]:
-    """Commit holds admitted by the gate, each with the gate epoch that admitted it, in one transaction.
+    """Commit holds admitted by the gate, each with the gate epoch that admitted it, and their events.
 
     Returns the ids committed. A hold whose epoch no longer matches was admitted by a Redis that has
-    since been rebuilt from PostgreSQL (which did not know it): it is void and left out.
+    since been rebuilt from PostgreSQL (which did not know it): it is void and left out. One statement,
+    one round trip (commit_holds, migration 002): this runs for every winner of a sale.
     """
-    outbox = [(r.id, *row) for r, _ in held for row in events.reservation_changed(r)]
-    async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock_shared($1::int, s) FROM unnest($2::int[]) AS s",
-            SALE_LOCK_NS,
-            sorted({r.sale_id for r, _ in held}),
-        )
-        rows = await conn.fetch(
-            _INSERT_HELD,
-            [r.id for r, _ in held],
-            [r.sale_id for r, _ in held],
-            [r.user_id for r, _ in held],
-            [r.quantity for r, _ in held],
-            [r.idempotency_key for r, _ in held],
-            [r.expires_at for r, _ in held],
-            [epoch for _, epoch in held],
-            *(list(column) for column in zip(*outbox, strict=True)),
-        )
+    rows = await pool.fetch(
+        "SELECT id::text FROM commit_holds($1, $2, $3, $4, $5, $6, $7, $8) AS id",
+        SALE_LOCK_NS,
+        [r.id for r, _ in held],
+        [r.sale_id for r, _ in held],
+        [r.user_id for r, _ in held],
+        [r.quantity for r, _ in held],
+        [r.idempotency_key for r, _ in held],
+        [r.expires_at for r, _ in held],
+        [epoch for _, epoch in held],
+    )
     return {r[0] for r in rows}
 
 
@@ -134,17 +120,16 @@ async def end_hold(pool: asyncpg.Pool, r: Reservation, to: Status) -> Reservatio
     async with pool.acquire() as conn, conn.transaction():
         await lock_sale_shared(conn, r.sale_id)
         row = await conn.fetchrow(
-            "UPDATE reservations SET status = $2, updated_at = now()"
-            " WHERE id = $1::uuid AND status = 'held' AND expires_at > now()"
-            f" RETURNING {_RES_COLUMNS}",
+            "WITH changed AS ("
+            "  UPDATE reservations SET status = $2, updated_at = now()"
+            "  WHERE id = $1::uuid AND status = 'held' AND expires_at > now()"
+            "  RETURNING *"
+            f"), {_EVENTS_OF_CHANGED}"
+            f" SELECT {_RES_COLUMNS} FROM changed",
             r.id,
             to.value,
         )
-        if row is None:
-            return None
-        changed = _reservation(row)
-        await _outbox(conn, events.reservation_changed(changed))
-    return changed
+    return _reservation(row) if row else None
 
 
 async def expire_due(pool: asyncpg.Pool, limit: int) -> list[Reservation]:
@@ -159,16 +144,15 @@ async def expire_due(pool: asyncpg.Pool, limit: int) -> list[Reservation]:
             return []
         for sale_id in sorted({r[1] for r in rows}):
             await lock_sale_shared(conn, sale_id)
-        expired = [_reservation(r) for r in rows]
-        await conn.execute(
-            "UPDATE reservations SET status = 'expired', updated_at = now() WHERE id = ANY($1::uuid[])",
-            [r.id for r in expired],
+        changed = await conn.fetch(
+            "WITH changed AS ("
+            "  UPDATE reservations SET status = 'expired', updated_at = now() WHERE id = ANY($1::uuid[])"
+            "  RETURNING *"
+            f"), {_EVENTS_OF_CHANGED}"
+            f" SELECT {_RES_COLUMNS} FROM changed",
+            [r[0] for r in rows],
         )
-        expired = [
-            Reservation(r.id, r.sale_id, r.user_id, r.quantity, Status.EXPIRED, r.idempotency_key, r.expires_at)
-            for r in expired
-        ]
-        await _outbox(conn, [row for r in expired for row in events.reservation_changed(r)])
+        expired = [_reservation(r) for r in changed]
     return expired
 
 

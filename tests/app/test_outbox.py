@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime, timedelta
 
 from .conftest import Harness, bearer
 
@@ -44,5 +45,55 @@ def test_outbox_rows_for_every_state_change(with_app) -> None:
         ]
         deltas = [json.loads(r["payload"]).get("delta") for r in rows if r["topic"] == "inventory-updates"][1:]
         assert deltas == [-1, -1, 1, -1, 1]
+
+    with_app(body)
+
+
+def test_event_payloads_carry_the_reservation(with_app) -> None:
+    """PostgreSQL writes the payloads (reservation_events): their fields, types and UTC timestamps."""
+
+    async def body(h: Harness) -> None:
+        sale = await h.create_sale(total_stock=5, per_user_limit=5)
+        sid = sale["id"]
+        held = (await h.reserve(sid, "alice", 2)).json()
+        await h.client.post(f"/reservations/{held['id']}/confirm", headers=bearer("alice"))
+        rows = await h.runtime.pool.fetch(
+            "SELECT topic, key, payload FROM outbox WHERE payload->>'reservation_id' = $1 ORDER BY id", held["id"]
+        )
+        payloads = [(r["topic"], r["key"], json.loads(r["payload"])) for r in rows]
+        common = {"reservation_id": held["id"], "sale_id": sid, "user_id": "alice", "quantity": 2}
+        for topic, key, payload in payloads:
+            assert key == str(sid), topic
+            assert {k: payload[k] for k in common} == common, payload
+            assert datetime.fromisoformat(payload["occurred_at"]).utcoffset() == timedelta(0)
+        assert [(t, p["type"]) for t, _, p in payloads] == [
+            ("reservations", "reservation.held"),
+            ("inventory-updates", "inventory.changed"),
+            ("reservations", "reservation.confirmed"),
+            ("orders", "order.placed"),
+        ]
+        assert payloads[1][2]["delta"] == -2 and "delta" not in payloads[3][2]
+        expires = datetime.fromisoformat(held["expires_at"])
+        for _, _, p in (payloads[0], payloads[2]):
+            assert datetime.fromisoformat(p["expires_at"]) == expires
+            assert p["expires_at"].endswith("+00:00")
+
+    with_app(body)
+
+
+def test_event_timestamps_are_utc_whatever_the_session_time_zone(with_app) -> None:
+    async def body(h: Harness) -> None:
+        async with h.runtime.pool.acquire() as conn:
+            await conn.execute("SET TimeZone = 'America/New_York'")
+            try:
+                rows = await conn.fetch(
+                    "SELECT payload FROM reservation_events("
+                    " gen_random_uuid(), 1, 'alice', 1, 'held', '2026-11-27 05:00:00+00') ORDER BY n"
+                )
+            finally:
+                await conn.execute("RESET TimeZone")
+        payload = json.loads(rows[0]["payload"])
+        assert payload["expires_at"] == "2026-11-27T05:00:00.000000+00:00"
+        assert payload["occurred_at"].endswith("+00:00")
 
     with_app(body)
