@@ -46,6 +46,15 @@ class Runtime:
     reaper: Reaper
 
 
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """Release a pooled connection without asyncpg's reset query (unlock all, CLOSE ALL, UNLISTEN, RESET ALL).
+
+    The service keeps no session state on pooled connections (advisory locks are transaction-scoped; no
+    LISTEN, SET or cursors), and the query cost a round trip per use: per winner's commit at a sale's start.
+    asyncpg still rolls back a transaction left open.
+    """
+
+
 def create_app(
     settings: Settings,
     *,
@@ -61,7 +70,12 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         pool = await asyncpg.create_pool(
-            settings.database_url, connect=database_connect(settings), min_size=2, max_size=20, command_timeout=10
+            settings.database_url,
+            connect=database_connect(settings),
+            min_size=2,
+            max_size=20,
+            command_timeout=10,
+            reset=_keep_session,
         )
         client = create_redis(settings)
         runner = script_runner(client, redis_batching)
