@@ -2,12 +2,17 @@
 
 One hot sale's winners arrive together; a transaction each would cap them near the database's
 single-row commit rate, while one multi-row insert per tick commits them all at once.
+
+The committer owns each admission until it is committed or compensated (its units handed back to the
+gate). The request that made it only waits for the outcome, so a client that goes away (its request is
+cancelled) can neither strand units in Redis nor cut a commit short, and no task per winner is needed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
@@ -20,17 +25,20 @@ MAX_BATCH = 500
 MAX_INFLIGHT = 2
 
 _Pending = tuple[Reservation, int, asyncio.Future[bool]]
+Compensate = Callable[[Reservation], Awaitable[None]]
 
 
 class HoldCommitter:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, compensate: Compensate) -> None:
         self._pool = pool
+        self._compensate = compensate
         self._queue: list[_Pending] = []
         self._scheduled = False
         self._inflight: set[asyncio.Task[None]] = set()
 
     def commit(self, held: Reservation, gate_epoch: int) -> asyncio.Future[bool]:
-        """Resolves to True when committed, False when the admission is void (Redis was rebuilt)."""
+        """Resolves to True when committed; to False once the units were given back (the database failed,
+        or the admission is void because Redis was rebuilt)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[bool] = loop.create_future()
         self._queue.append((held, gate_epoch, fut))
@@ -58,15 +66,17 @@ class HoldCommitter:
     async def _execute(self, batch: list[_Pending]) -> None:
         try:
             committed = await store.insert_held(self._pool, [(r, epoch) for r, epoch, _ in batch])
-        except Exception as exc:
-            if len(batch) == 1:
-                if not batch[0][2].done():
-                    batch[0][2].set_exception(exc)
+        except Exception:
+            if len(batch) > 1:
+                # One bad row must not fail its neighbours: retry each on its own.
+                log.warning("batched commit of %s holds failed; retrying one by one", len(batch), exc_info=True)
+                await asyncio.gather(*(self._execute([one]) for one in batch))
                 return
-            # One bad row must not fail its neighbours: retry each on its own.
-            log.warning("batched commit of %s holds failed (%s); retrying one by one", len(batch), exc)
-            await asyncio.gather(*(self._execute([one]) for one in batch))
-            return
+            log.exception("committing reservation %s failed; returning its units", batch[0][0].id)
+            committed = set()
+        void = [r for r, _, _ in batch if r.id not in committed]
+        if void:
+            await asyncio.gather(*(self._compensate(r) for r in void))
         for r, _, fut in batch:
-            if not fut.done():
+            if not fut.done():  # done: its request was cancelled and no longer waits
                 fut.set_result(r.id in committed)

@@ -69,7 +69,7 @@ class ReservationService:
         self._gate = gate
         self._rebuilder = rebuilder
         self._metrics = metrics
-        self._committer = HoldCommitter(pool)
+        self._committer = HoldCommitter(pool, self._compensate)
 
     async def create_sale(self, new: NewSale) -> Sale:
         sale = await store.create_sale(self._pool, new)
@@ -88,8 +88,7 @@ class ReservationService:
         if result.remaining is not None:
             self._metrics.remaining(sale_id, result.remaining)
         if result.outcome is Outcome.OK:
-            # Shielded: a client disconnect must not cancel between the gate and commit-or-compensate.
-            reserved = await asyncio.shield(self._commit(sale_id, user, key, quantity, result))
+            reserved = await self._commit(sale_id, user, key, quantity, result)
             self._metrics.reservation("reserved")
             return reserved
         self._metrics.reservation(result.outcome.value)
@@ -102,20 +101,19 @@ class ReservationService:
     async def _commit(self, sale_id: int, user: str, key: str, quantity: int, gate: GateResult) -> Reserved:
         assert gate.expires_ms is not None
         held = Reservation(gate.reservation_id, sale_id, user, quantity, Status.HELD, key, _from_ms(gate.expires_ms))
-        try:
-            committed = await self._committer.commit(held, gate.epoch)
-        except Exception:
-            log.exception("committing reservation %s failed; returning its units", held.id)
-            committed = False
-        if committed:
+        # From here the committer owns the admission: committed, or its units given back, even if this
+        # request is cancelled while it waits.
+        if await self._committer.commit(held, gate.epoch):
             return Reserved(held, replayed=False)
+        raise ApiError(503, "unavailable", "the reservation could not be stored; nothing was reserved", RETRY_SOON)
+
+    async def _compensate(self, held: Reservation) -> None:
         try:
-            await self._gate.settle(sale_id, held.id, Settle.COMPENSATE)
+            await self._gate.settle(held.sale_id, held.id, Settle.COMPENSATE)
         except Exception:
             # The reaper reconciles this hold with PostgreSQL (where it does not exist) after expiry.
             log.exception("compensating reservation %s failed; the reaper will return its units", held.id)
         self._metrics.reservation("compensated")
-        raise ApiError(503, "unavailable", "the reservation could not be stored; nothing was reserved", RETRY_SOON)
 
     async def _replay(self, reservation_id: str) -> Reserved:
         for delay in (0.0, *_REPLAY_WAIT):

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import redis.asyncio as redis
 from reservation import store
 from reservation.gate import Outcome
@@ -45,6 +46,48 @@ def test_db_failure_after_gate_returns_units_and_503(with_app) -> None:
         assert retry.status_code == 201
         # the user's count was compensated too: 2 + 1 fits a limit of 3
         assert (await h.reserve(sale["id"], "alice", 1)).status_code == 201
+
+    with_app(body)
+
+
+async def _slow_inserts(h: Harness, sale_id: int, failing_user: str) -> None:
+    """Every reservation insert for this sale takes 0.5 s; `failing_user`'s then fails."""
+    await h.runtime.pool.execute(
+        f"""
+        CREATE OR REPLACE FUNCTION slow_sale_{sale_id}() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN
+            PERFORM pg_sleep(0.5);
+            IF NEW.user_id = '{failing_user}' THEN RAISE EXCEPTION 'injected failure'; END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER slow_sale_{sale_id} BEFORE INSERT ON reservations
+            FOR EACH ROW WHEN (NEW.sale_id = {sale_id}) EXECUTE FUNCTION slow_sale_{sale_id}();
+        """
+    )
+
+
+def test_a_request_cancelled_while_committing_loses_nothing(with_app) -> None:
+    """A client that disconnects after the gate admitted it: the hold still commits, or its units come back."""
+
+    async def body(h: Harness) -> None:
+        sale = await h.create_sale(total_stock=4, per_user_limit=2)
+        sid = sale["id"]
+        await _slow_inserts(h, sid, failing_user="bob")
+        for admitted, user in enumerate(("alice", "bob"), start=1):
+            task = asyncio.create_task(h.runtime.service.reserve(sid, user, f"{user}-1", 1))
+            async with asyncio.timeout(10):  # admitted by the gate; its commit is now in flight
+                while (await h.counters(sid))["gate"]["held"] < admitted:
+                    await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            async with asyncio.timeout(10):  # the commit, or its failure and the compensation, ends without it
+                while (c := await h.counters(sid))["held"] != 1 or c["gate"]["held"] != 1:
+                    await asyncio.sleep(0.05)
+            check_invariant(c)
+            assert (c["remaining"], c["held"]) == (3, 1), (user, c)
+        rows = await h.runtime.pool.fetch("SELECT user_id FROM reservations WHERE sale_id = $1", sid)
+        assert [r["user_id"] for r in rows] == ["alice"]  # alice's hold committed; bob's units went back
 
     with_app(body)
 
