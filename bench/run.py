@@ -222,6 +222,31 @@ async def _winners(database_url: str, sale_id: int) -> int:
         await conn.close()
 
 
+async def _backend_pids(database_url: str) -> list[int]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [r["pid"] for r in rows]
+    finally:
+        await conn.close()
+
+
+def pin_database_backends(database_url: str) -> str:
+    """Moves this run's PostgreSQL backends (the server's pool, opened by the warm-up) to the load generator's
+    core: the scheduler otherwise runs them on the server's core, where every winner's commit steals its CPU.
+    Only this run's private database is touched; other sessions' backends stay where they are."""
+    pids = asyncio.run(_backend_pids(database_url))
+    try:
+        for backend in pids:
+            with contextlib.suppress(ProcessLookupError):  # a backend that just exited
+                os.sched_setaffinity(backend, {LOADGEN_CORE})
+    except PermissionError:
+        return "not pinned (no permission over the PostgreSQL processes: they may steal the server's core)"
+    return f"{len(pids)} backends pinned to core {LOADGEN_CORE}"
+
+
 def _load(port: int, pid: int, requests: list[bytes], cfg: Config, rate: float | None) -> tuple[LoadResult, float]:
     cpu0 = _tree_cpu_seconds(pid)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
@@ -229,7 +254,8 @@ def _load(port: int, pid: int, requests: list[bytes], cfg: Config, rate: float |
     return result, (_tree_cpu_seconds(pid) - cpu0) / result.seconds
 
 
-def bench_one(cfg: Config, database_url: str, redis_url: str, log_dir: str) -> list[Row]:
+def bench_one(cfg: Config, database_url: str, redis_url: str, log_dir: str) -> tuple[list[Row], str]:
+    """The four phases against one server; also returns where this run's PostgreSQL backends ran."""
     tokens = [_token(f"buyer-{i}") for i in range(cfg.buyers)]
     rows: list[Row] = []
     with server(cfg, database_url, redis_url, log_dir) as (port, pid):
@@ -239,12 +265,14 @@ def bench_one(cfg: Config, database_url: str, redis_url: str, log_dir: str) -> l
 
         sale = _create_sale(port, cfg.units)
         _load(port, pid, reserve_requests(_create_sale(port, 10), cfg, tokens, "warm")[:5000], cfg, None)
+        pinned = pin_database_backends(database_url)
         result, cpu = _load(port, pid, reserve_requests(sale, cfg, tokens, "peak"), cfg, None)
         winners = asyncio.run(_winners(database_url, sale))
         rows.append(Row("reserve, peak (closed loop)", cfg.server, cfg.redis_batching, result, winners, cpu))
 
         target = 0.8 * result.rate
         sale = _create_sale(port, cfg.units)
+        pinned = pin_database_backends(database_url)  # and any the peak phase opened
         result, cpu = _load(port, pid, reserve_requests(sale, cfg, tokens, "paced"), cfg, target)
         winners = asyncio.run(_winners(database_url, sale))
         label = f"reserve at 80% of peak ({target:,.0f}/s offered)"
@@ -253,7 +281,7 @@ def bench_one(cfg: Config, database_url: str, redis_url: str, log_dir: str) -> l
         # The same rate once the sale is sold out: the steady state of refusals, without the winners' burst.
         result, cpu = _load(port, pid, reserve_requests(sale, cfg, tokens, "after"), cfg, target)
         rows.append(Row("same rate, after sell-out (refusals only)", cfg.server, cfg.redis_batching, result, None, cpu))
-    return rows
+    return rows, pinned
 
 
 def table(rows: list[Row], cfg: Config) -> str:
@@ -323,6 +351,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     rows: list[Row] = []
     cfg = None
+    pinned = ""
     with tempfile.TemporaryDirectory(prefix="flashsale-bench-") as log_dir:
         for srv, batching in combos:
             cfg = Config(
@@ -338,13 +367,15 @@ def main(argv: list[str] | None = None) -> None:
             )
             # a fresh Redis and database per combination, so no run inherits another's state
             with private_redis(args.redis, log_dir) as redis_url, private_database(cfg.admin_url) as database_url:
-                rows += bench_one(cfg, database_url, redis_url, log_dir)
+                combo_rows, pinned = bench_one(cfg, database_url, redis_url, log_dir)
+                rows += combo_rows
     assert cfg is not None
     print(f"\nMachine: {machine()}")
     print(
         f"Sale: N={cfg.units} units, per-user limit 1, {cfg.buyers} buyers, R={cfg.attempts} attempts per phase, "
         f"C={cfg.connections} connections; server pinned to core {SERVER_CORE}, load generator to core "
-        f"{LOADGEN_CORE} with the private Redis ({cfg.redis_mode}); the shared PostgreSQL unpinned.\n"
+        f"{LOADGEN_CORE} with the private Redis ({cfg.redis_mode}); this run's PostgreSQL database on the shared "
+        f"server, its {pinned}.\n"
     )
     print(table(rows, cfg))
     print()
