@@ -37,13 +37,14 @@ async def _outbox(conn: asyncpg.Connection, rows: list[events.OutboxRow]) -> Non
     )
 
 
-# The outbox rows of the reservations a `changed` CTE (UPDATE ... RETURNING *) just moved to a new status.
+# The outbox rows of the reservations a `changed` CTE (UPDATE ... RETURNING *) just moved to a new status,
+# in expiry order (the order the reaper selects them in; RETURNING promises none).
 _EVENTS_OF_CHANGED = (
     "events AS ("
     "  INSERT INTO outbox (topic, key, payload)"
     "  SELECT e.topic, c.sale_id::text, e.payload"
     "  FROM changed c, reservation_events(c.id, c.sale_id, c.user_id, c.quantity, c.status, c.expires_at) e"
-    "  ORDER BY c.id, e.n"
+    "  ORDER BY c.expires_at, c.id, e.n"
     ")"
 )
 

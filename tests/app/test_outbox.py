@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from reservation import store
+from reservation.models import Reservation, Status
 
 from .conftest import Harness, bearer
 
@@ -95,5 +99,25 @@ def test_event_timestamps_are_utc_whatever_the_session_time_zone(with_app) -> No
         payload = json.loads(rows[0]["payload"])
         assert payload["expires_at"] == "2026-11-27T05:00:00.000000+00:00"
         assert payload["occurred_at"].endswith("+00:00")
+
+    with_app(body)
+
+
+def test_one_group_commit_writes_events_in_admission_order(with_app) -> None:
+    async def body(h: Harness) -> None:
+        sale = await store.get_sale(h.runtime.pool, (await h.create_sale(total_stock=10, per_user_limit=1))["id"])
+        assert sale is not None
+        expires = datetime.now(UTC) + timedelta(minutes=5)
+        held = [
+            (Reservation(str(uuid.uuid4()), sale.id, f"user-{i}", 1, Status.HELD, "k", expires), sale.redis_epoch)
+            for i in range(8)
+        ]
+        assert await store.insert_held(h.runtime.pool, held) == {r.id for r, _ in held}
+        rows = await h.runtime.pool.fetch(
+            "SELECT payload->>'reservation_id' AS rid FROM outbox WHERE topic = 'reservations' AND key = $1"
+            " ORDER BY id",
+            str(sale.id),
+        )
+        assert [r["rid"] for r in rows] == [r.id for r, _ in held]
 
     with_app(body)

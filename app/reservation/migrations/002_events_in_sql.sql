@@ -46,16 +46,18 @@ BEGIN
         INSERT INTO reservations (id, sale_id, user_id, quantity, status, idempotency_key, expires_at)
         SELECT u.id, u.sale_id, u.user_id, u.quantity, 'held', u.key, u.expires_at
         FROM unnest(ids, sale_ids, user_ids, quantities, idempotency_keys, expires, epochs)
-            WITH ORDINALITY AS u (id, sale_id, user_id, quantity, key, expires_at, epoch, ord)
+            AS u (id, sale_id, user_id, quantity, key, expires_at, epoch)
         JOIN sales s ON s.id = u.sale_id AND s.redis_epoch = u.epoch
-        ORDER BY u.ord
         RETURNING reservations.id, reservations.sale_id, reservations.user_id, reservations.quantity,
                   reservations.status, reservations.expires_at
     ), out AS (
+        -- in the order the gate admitted the holds (RETURNING promises no order)
         INSERT INTO outbox (topic, key, payload)
         SELECT e.topic, r.sale_id::text, e.payload
-        FROM ins r, reservation_events(r.id, r.sale_id, r.user_id, r.quantity, r.status, r.expires_at) e
-        ORDER BY r.id, e.n
+        FROM ins r
+        JOIN unnest(ids) WITH ORDINALITY AS admitted (id, n) ON admitted.id = r.id,
+        reservation_events(r.id, r.sale_id, r.user_id, r.quantity, r.status, r.expires_at) e
+        ORDER BY admitted.n, e.n
     )
     SELECT ins.id FROM ins;
 END
