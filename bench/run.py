@@ -265,7 +265,7 @@ def bench_one(cfg: Config, database_url: str, redis_url: str, log_dir: str) -> t
 
         sale = _create_sale(port, cfg.units)
         _load(port, pid, reserve_requests(_create_sale(port, 10), cfg, tokens, "warm")[:5000], cfg, None)
-        pinned = pin_database_backends(database_url)
+        pin_database_backends(database_url)
         result, cpu = _load(port, pid, reserve_requests(sale, cfg, tokens, "peak"), cfg, None)
         winners = asyncio.run(_winners(database_url, sale))
         rows.append(Row("reserve, peak (closed loop)", cfg.server, cfg.redis_batching, result, winners, cpu))
