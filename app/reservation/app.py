@@ -23,6 +23,7 @@ from .emf import EmfReporter
 from .errors import EXCEPTION_HANDLERS
 from .gate import Gate
 from .health import Readiness
+from .heap import freeze_startup_heap
 from .hot_path import PATH, ReservationApp, ReserveEndpoint
 from .metrics import Metrics, MetricsMiddleware
 from .reaper import Reaper
@@ -61,8 +62,10 @@ def create_app(
     redis_batching: bool = True,
     background: bool = True,
     readiness: Readiness | None = None,
+    server_process: bool = False,
 ) -> ReservationApp:
-    """`background` runs the reaper (expiry, reconciliation, rebuild checks) inside this process."""
+    """`background` runs the reaper (expiry, reconciliation, rebuild checks) inside this process;
+    `server_process` (a server worker, not a test) also tunes the garbage collector once started."""
     metrics = Metrics()
     readiness = readiness or Readiness()
     handlers = Handlers(Authenticator(settings), metrics, readiness)
@@ -91,6 +94,8 @@ def create_app(
         emf_stop = asyncio.Event()
         emf = EmfReporter(metrics, settings.metrics_namespace) if settings.emf_enabled else None
         emf_task = asyncio.create_task(emf.run(sys.stdout, emf_stop)) if emf else None
+        if server_process:
+            freeze_startup_heap()
         try:
             yield
         finally:
@@ -122,4 +127,8 @@ def create_app(
 
 def app_from_env() -> ReservationApp:
     """Factory the server workers import (settings were already checked by `reservation serve`)."""
-    return create_app(load_settings(command=Command.SERVE), redis_batching=os.environ.get(BATCHING_ENV, "1") == "1")
+    return create_app(
+        load_settings(command=Command.SERVE),
+        redis_batching=os.environ.get(BATCHING_ENV, "1") == "1",
+        server_process=True,
+    )
