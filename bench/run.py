@@ -4,7 +4,7 @@ In one run, against the same server process: the ceiling on a trivial endpoint (
 reservation peak (closed loop), and reservations at 80% of that peak (open loop) for its p99. Winners are
 counted from PostgreSQL and must equal the sale's units. Uses a private database and redis-server on
 127.0.0.1; nothing shared is touched. `--matrix` repeats it for each server and Redis client mode, which
-is how the defaults (granian, batched EVALSHA) were chosen.
+is how the defaults (uvicorn, batched EVALSHA) were chosen.
 """
 
 from __future__ import annotations
@@ -323,7 +323,7 @@ def verdict(rows: list[Row], cfg: Config) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--server", choices=["granian", "uvicorn"], default="granian")
+    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
     parser.add_argument("--redis-batching", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
         "--redis", choices=["single", "cluster"], default="single", help="one redis-server, or a 3-node Redis Cluster"
@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("the benchmark needs 2 cores: the server on core 1, the load generator on core 0")
     os.sched_setaffinity(0, {LOADGEN_CORE})
     combos = (
-        [(s, b) for s in ("granian", "uvicorn") for b in (True, False)]
+        [(s, b) for s in ("uvicorn", "granian") for b in (True, False)]
         if args.matrix
         else [(args.server, args.redis_batching)]
     )

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reservation", description="Flash-sale reservation service")
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("serve", help="HTTP API on $PORT, with the hold reaper and Redis rebuild checks")
-    p.add_argument("--server", choices=[k.value for k in ServerKind], default=ServerKind.GRANIAN.value)
+    p.add_argument("--server", choices=[k.value for k in ServerKind], default=ServerKind.UVICORN.value)
     p.add_argument("--host", default="0.0.0.0")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument(

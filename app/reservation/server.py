@@ -1,4 +1,4 @@
-"""Runs the app under granian (default, measured faster; see bench/) or uvicorn."""
+"""Runs the app under uvicorn (default: least CPU per request at a paced rate; see bench/) or granian."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class ServerKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ServeOptions:
-    server: ServerKind = ServerKind.GRANIAN
+    server: ServerKind = ServerKind.UVICORN
     host: str = "0.0.0.0"
     workers: int = 1
     redis_batching: bool = True
