@@ -16,8 +16,9 @@ from typing import Any
 
 import hiredis
 import redis.asyncio as redis
+from redis.asyncio.cluster import ClusterNode
+from redis.exceptions import AskError, ClusterDownError, MovedError, NoScriptError, ResponseError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
 
 CONNECT_TIMEOUT = 3.0
 
@@ -39,10 +40,29 @@ class Endpoint:
         tls = issubclass(pool.connection_class, redis.SSLConnection)
         return cls(kw["host"], kw["port"], kw.get("db", 0), kw.get("username"), kw.get("password"), tls)
 
+    @classmethod
+    def of_node(cls, node: ClusterNode) -> Endpoint:
+        """One node of a cluster client made by create_redis: its address, the client's password and TLS."""
+        kw = node.connection_kwargs
+        tls = issubclass(node.connection_class, redis.SSLConnection)
+        return cls(node.host, node.port, 0, kw.get("username"), kw.get("password"), tls)
+
+
+# The error replies a caller acts on, as the classes redis-py raises for them; the rest are ResponseError.
+_ERRORS: dict[str, type[ResponseError]] = {
+    "NOSCRIPT": NoScriptError,
+    "MOVED": MovedError,
+    "ASK": AskError,
+    "TRYAGAIN": TryAgainError,
+    "CLUSTERDOWN": ClusterDownError,
+}
+
 
 def _error(reply: Exception) -> ResponseError:
     text = str(reply)
-    return NoScriptError(text) if text.startswith("NOSCRIPT") else ResponseError(text)
+    code, _, rest = text.partition(" ")
+    kind = _ERRORS.get(code)
+    return kind(rest) if kind else ResponseError(text)
 
 
 class _Batch:

@@ -59,14 +59,14 @@ class DirectRunner:
             return await self._client.evalsha(script.sha, len(keys), *keys, *args)
 
 
-_Call = tuple[LuaScript, Sequence[str], list[Any], asyncio.Future[Any]]
+QueuedCall = tuple[LuaScript, Sequence[str], list[Any], asyncio.Future[Any]]  # script, keys, args, caller's future
 
 
-def _payload(batch: list[_Call]) -> bytes:
+def _payload(batch: list[QueuedCall]) -> bytes:
     return b"".join(pack_command(("EVALSHA", s.sha, len(k), *k, *a)) for s, k, a, _ in batch)
 
 
-def _fail(batch: list[_Call], exc: BaseException) -> None:
+def fail_calls(batch: list[QueuedCall], exc: BaseException) -> None:
     for *_, fut in batch:
         if not fut.done():
             fut.set_exception(exc)
@@ -75,10 +75,13 @@ def _fail(batch: list[_Call], exc: BaseException) -> None:
 class BatchingRunner:
     """Queues calls and flushes them as one non-transactional pipeline on the next loop tick."""
 
+    # Error replies that the client itself knows how to recover from: it loads a missing script.
+    RETRY_THROUGH_CLIENT: tuple[type[Exception], ...] = (NoScriptError,)
+
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
         self._direct = DirectRunner(client)
-        self._queue: list[_Call] = []
+        self._queue: list[QueuedCall] = []
         self._scheduled = False
         self._inflight: set[asyncio.Task[None]] = set()
         self._pipe: RedisPipe | None = None  # created on first use, inside the running loop
@@ -105,49 +108,58 @@ class BatchingRunner:
         self._inflight.add(task)  # keep a reference until done
         task.add_done_callback(self._inflight.discard)
 
-    def _write_now(self, batch: list[_Call]) -> bool:
+    def _write_now(self, batch: list[QueuedCall]) -> bool:
         """Writes the batch from this callback once the pipe is connected. Under paced load most batches
         hold a call or two, and a task per batch cost about as much CPU as the rest of a refused attempt."""
+        return self._pipe is not None and self._submit(self._pipe, batch)
+
+    async def _execute(self, batch: list[QueuedCall]) -> None:
         if self._pipe is None:
-            return False
+            self._pipe = RedisPipe(Endpoint.of(self._client), READ_TIMEOUT)
+        await self._send(self._pipe, batch)
+
+    def _submit(self, pipe: RedisPipe, batch: list[QueuedCall]) -> bool:
+        """Writes on a connected pipe, replies handled in a callback; False when the pipe must connect first."""
         try:
-            future = self._pipe.submit(_payload(batch), len(batch))
+            future = pipe.submit(_payload(batch), len(batch))
         except Exception as exc:
-            _fail(batch, exc)
+            self._lost(batch, exc)
             return True
         if future is None:
             return False
         future.add_done_callback(functools.partial(self._replied, batch))
         return True
 
-    def _replied(self, batch: list[_Call], future: asyncio.Future[list[Any]]) -> None:
+    def _replied(self, batch: list[QueuedCall], future: asyncio.Future[list[Any]]) -> None:
         exc = future.exception()
         if exc is not None:
-            _fail(batch, exc)
+            self._lost(batch, exc)
             return
         retry = self._settle(batch, future.result())
         if retry:
             self._spawn(self._retry(retry))
 
-    async def _execute(self, batch: list[_Call]) -> None:
-        if self._pipe is None:
-            self._pipe = RedisPipe(Endpoint.of(self._client), READ_TIMEOUT)
+    async def _send(self, pipe: RedisPipe, batch: list[QueuedCall]) -> None:
+        """Connects the pipe if needed, then writes and waits for the replies."""
         try:
-            replies = await self._pipe.send(_payload(batch), len(batch))
-        except Exception as exc:  # connection-level failure: every caller sees it
-            _fail(batch, exc)
+            replies = await pipe.send(_payload(batch), len(batch))
+        except Exception as exc:
+            self._lost(batch, exc)
             return
         await self._retry(self._settle(batch, replies))
 
-    @staticmethod
-    def _settle(batch: list[_Call], replies: list[Any]) -> list[_Call]:
-        """Resolves the callers' futures; returns the calls Redis lacked the script for."""
+    def _lost(self, batch: list[QueuedCall], exc: BaseException) -> None:
+        """A connection-level failure (or no reply in time): every caller of the batch sees it."""
+        fail_calls(batch, exc)
+
+    def _settle(self, batch: list[QueuedCall], replies: list[Any]) -> list[QueuedCall]:
+        """Resolves the callers' futures; returns the calls to retry through the client."""
         retry = []
         for call, reply in zip(batch, replies, strict=True):
             fut = call[3]
             if fut.done():
                 continue
-            if isinstance(reply, NoScriptError):
+            if isinstance(reply, self.RETRY_THROUGH_CLIENT):
                 retry.append(call)
             elif isinstance(reply, Exception):
                 fut.set_exception(reply)
@@ -155,8 +167,9 @@ class BatchingRunner:
                 fut.set_result(reply)
         return retry
 
-    async def _retry(self, calls: list[_Call]) -> None:
-        """One by one through the client, which loads the script (first use after a Redis restart)."""
+    async def _retry(self, calls: list[QueuedCall]) -> None:
+        """One by one through the client, which loads the script (first use after a Redis restart) and, in
+        a cluster, follows a redirect and refreshes its slot table."""
         for script, keys, args, fut in calls:
             try:
                 result = await self._direct.run(script, keys, args)

@@ -114,3 +114,60 @@ def test_cluster_batching_routes_each_call_to_its_sales_node(redis_cluster_url: 
     replies, nodes = asyncio.run(run())
     assert replies == [[_all_keys(i)[0], str(i)] for i in range(1, 61)]
     assert len(nodes) == 3, "the sales should have spread over all three nodes"
+
+
+def test_a_call_sent_to_a_node_that_no_longer_owns_its_slot_is_redirected(redis_cluster_url: str):
+    """A stale slot table (resharding, failover): the node answers MOVED and the cluster client retries."""
+    echo = LuaScript("echo-moved", "return ARGV[1]")
+
+    async def run():
+        client = RedisCluster.from_url(redis_cluster_url, decode_responses=True)
+        runner = script_runner(client, batching=True)
+        try:
+            assert await runner.run(echo, _all_keys(1), ["warm"]) == "warm"  # slot table loaded, pipes up
+            owner = client.get_node_from_key(_all_keys(1)[0])
+            stale = next(n for n in client.get_primaries() if n.name != owner.name)
+            client.get_node_from_key = lambda key, replica=False: stale  # what the runner routes by
+            retried: list[str] = []
+            direct_run = runner._direct.run
+
+            async def counting(script, keys, args):
+                retried.append(keys[0])
+                return await direct_run(script, keys, args)
+
+            runner._direct.run = counting
+            replies = await asyncio.gather(*(runner.run(echo, _all_keys(i), [str(i)]) for i in range(1, 31)))
+            return replies, retried
+        finally:
+            runner.close()
+            await client.aclose()
+
+    replies, retried = asyncio.run(run())
+    assert replies == [str(i) for i in range(1, 31)]
+    assert retried, "no call met a MOVED reply: the test did not exercise the redirect"
+
+
+def test_a_node_that_stops_answering_fails_its_calls_and_the_next_calls_reconnect(
+    redis_cluster_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    slow = LuaScript("slow-cluster", "local n = 0 for i = 1, 200000000 do n = n + i end return 1")
+    echo = LuaScript("echo-cluster-reconnect", "return ARGV[1]")
+    monkeypatch.setattr("reservation.cluster_runner.READ_TIMEOUT", 0.2)
+
+    async def run():
+        client = RedisCluster.from_url(redis_cluster_url, decode_responses=True)
+        runner = script_runner(client, batching=True)
+        try:
+            assert await runner.run(echo, _all_keys(1), ["x"]) == "x"
+            await client.script_load(slow.source)  # so the pipe, not the NOSCRIPT fallback, runs it
+            with pytest.raises(redis.ConnectionError, match="no reply from Redis"):
+                await runner.run(slow, _all_keys(1), [])
+            assert runner._refresh is not None, "a lost node connection should refresh the slot table"
+            await runner._refresh
+            await client.get_node_from_key(_all_keys(1)[0]).execute_command("PING")  # the busy script ended
+            return await asyncio.gather(*(runner.run(echo, _all_keys(i), [str(i)]) for i in range(1, 31)))
+        finally:
+            runner.close()
+            await client.aclose()
+
+    assert asyncio.run(run()) == [str(i) for i in range(1, 31)]
