@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 import redis.asyncio as redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from reservation.redis_client import create_redis
+from reservation.redis_pipe import Endpoint
 from reservation.scripts import BatchingRunner, LuaScript
+from reservation.settings import Settings
 
 
 def test_connected_pipe_batches_and_noscript_fallback(redis_url: str) -> None:
@@ -52,3 +56,12 @@ def test_reply_timeout_fails_the_batch_and_reconnects(redis_url: str, monkeypatc
             await client.aclose()
 
     asyncio.run(run())
+
+
+def test_the_pipe_uses_the_clients_address_database_password_and_tls(settings: Settings) -> None:
+    tls = replace(settings, redis_url="rediss://cache.example:6380/2", redis_password="s3cret")
+    plain = replace(settings, redis_url="redis://10.0.0.5:6379", redis_password=None)
+    assert [Endpoint.of(create_redis(s)) for s in (tls, plain)] == [
+        Endpoint("cache.example", 6380, 2, None, "s3cret", True),
+        Endpoint("10.0.0.5", 6379, 0, None, None, False),
+    ]

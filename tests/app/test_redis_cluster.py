@@ -19,6 +19,7 @@ from redis.crc import key_slot
 from reservation.cluster_runner import ClusterBatchingRunner, script_runner
 from reservation.keys import sale_keys
 from reservation.redis_client import create_redis
+from reservation.redis_pipe import Endpoint
 from reservation.scripts import LuaScript
 from reservation.settings import Settings
 
@@ -171,3 +172,17 @@ def test_a_node_that_stops_answering_fails_its_calls_and_the_next_calls_reconnec
             await client.aclose()
 
     assert asyncio.run(run()) == [str(i) for i in range(1, 31)]
+
+
+def test_node_pipes_use_the_clients_password_and_tls(settings: Settings):
+    """ElastiCache in cluster mode: TLS and an AUTH token, both of which each node's pipe must use."""
+    tls = replace(settings, redis_url="rediss://cache.example:6380", redis_password="s3cret", redis_cluster=True)
+    plain = replace(settings, redis_url="redis://10.0.0.5:6379", redis_password=None, redis_cluster=True)
+    endpoints = []
+    for s in (tls, plain):
+        client = create_redis(s)
+        endpoints += [Endpoint.of_node(n) for n in client.nodes_manager.startup_nodes.values()]
+    assert endpoints == [
+        Endpoint("cache.example", 6380, 0, None, "s3cret", True),
+        Endpoint("10.0.0.5", 6379, 0, None, None, False),
+    ]
