@@ -20,8 +20,9 @@ class LoadResult:
     sent: int
     completed: int
     seconds: float
-    statuses: Counter[int]
-    latencies: list[float]  # seconds, per completed request
+    # seconds, per completed request, by HTTP status: a sale's few winners (201) wait for a commit that its
+    # many refusals (409) never make, so one percentile over both hides which of them is slow
+    latencies: dict[int, list[float]]
     cpu_seconds: float  # this process's CPU time during the run: shows whether the generator was the limit
     timed_out: bool
 
@@ -29,8 +30,16 @@ class LoadResult:
     def rate(self) -> float:
         return self.completed / self.seconds if self.seconds else 0.0
 
-    def percentile(self, p: float) -> float:
-        ordered = sorted(self.latencies)
+    @property
+    def statuses(self) -> Counter[int]:
+        return Counter({status: len(values) for status, values in self.latencies.items()})
+
+    def percentile(self, p: float, status: int | None = None) -> float:
+        """Over every completed request, or only those answered with `status`; NaN when there are none."""
+        if status is None:
+            ordered = sorted(x for values in self.latencies.values() for x in values)
+        else:
+            ordered = sorted(self.latencies.get(status, ()))
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
 
 
@@ -80,8 +89,7 @@ class _Run:
         self.rate = rate
         self.next = 0
         self.completed = 0
-        self.statuses: Counter[int] = Counter()
-        self.latencies: list[float] = []
+        self.latencies: dict[int, list[float]] = {}
         self.idle: list[_Conn] = []
         self.backlog: deque[float] = deque()  # intended send times not yet sent (open loop)
         self.finished = asyncio.get_running_loop().create_future()
@@ -94,8 +102,7 @@ class _Run:
 
     def done(self, conn: _Conn, status: int, latency: float) -> None:
         self.completed += 1
-        self.statuses[status] += 1
-        self.latencies.append(latency)
+        self.latencies.setdefault(status, []).append(latency)
         if self.completed == len(self.requests):
             if not self.finished.done():
                 self.finished.set_result(None)
@@ -159,4 +166,4 @@ async def run_load(
     for conn in conns:
         if conn.transport:
             conn.transport.close()
-    return LoadResult(run.next, run.completed, seconds, run.statuses, run.latencies, cpu, timed_out)
+    return LoadResult(run.next, run.completed, seconds, run.latencies, cpu, timed_out)

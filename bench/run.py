@@ -1,10 +1,10 @@
 """`make bench`: reservation attempts against one server worker pinned to core 1, load from core 0.
 
 In one run, against the same server process: the ceiling on a trivial endpoint (/health/live), the
-reservation peak (closed loop), and reservations at 80% of that peak (open loop) for its p99. Winners are
-counted from PostgreSQL and must equal the sale's units. Uses a private database and redis-server on
-127.0.0.1; nothing shared is touched. `--matrix` repeats it for each server and Redis client mode, which
-is how the defaults (uvicorn, batched EVALSHA) were chosen.
+reservation peak (closed loop), reservations at 80% of that peak (open loop) for its p99, and the rate at
+which winners alone can be committed. Winners are counted from PostgreSQL and must equal the sale's units.
+Uses a private database and redis-server on 127.0.0.1; nothing shared is touched. `--matrix` repeats it
+for each server and Redis client mode, which is how the defaults (uvicorn, batched EVALSHA) were chosen.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import platform
 import socket
@@ -53,13 +54,20 @@ class Config:
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    server_cpu: float  # the server worker's CPU time per second of the phase (core 1)
+    core0_busy: float  # share of core 0 busy: load generator, PostgreSQL backends, Redis, anything else
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
     label: str
     server: str
     batching: bool
     result: LoadResult
+    usage: Usage
+    units: int | None = None  # the sale's units, for phases whose winners are counted
     winners: int | None = None
-    server_cpu: float = float("nan")
 
 
 def machine() -> str:
@@ -95,6 +103,18 @@ def _tree_cpu_seconds(pid: int) -> float:
                 tree.add(child)
                 frontier.append(child)
     return sum(cpu.get(p, 0.0) for p in tree)
+
+
+def _core_ticks() -> dict[int, tuple[int, int]]:
+    """(busy, total) clock ticks of each core since boot, from /proc/stat."""
+    ticks = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            name, *fields = line.split()
+            if name.startswith("cpu") and name != "cpu":
+                values = [int(v) for v in fields[:8]]  # user nice system idle iowait irq softirq steal
+                ticks[int(name[3:])] = (sum(values) - values[3] - values[4], sum(values))
+    return ticks
 
 
 @contextlib.contextmanager
@@ -199,7 +219,7 @@ def trivial_requests(count: int) -> list[bytes]:
     return [b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"] * count
 
 
-def reserve_requests(sale_id: int, cfg: Config, tokens: list[str], tag: str) -> list[bytes]:
+def reserve_requests(sale_id: int, tokens: list[str], count: int, tag: str) -> list[bytes]:
     body = b'{"quantity":1}'
     head = f"POST /sales/{sale_id}/reservations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
     return [
@@ -208,7 +228,7 @@ def reserve_requests(sale_id: int, cfg: Config, tokens: list[str], tag: str) -> 
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode()
         + body
-        for i in range(cfg.attempts)
+        for i in range(count)
     ]
 
 
@@ -247,76 +267,97 @@ def pin_database_backends(database_url: str) -> str:
     return f"{len(pids)} backends pinned to core {LOADGEN_CORE}"
 
 
-def _load(port: int, pid: int, requests: list[bytes], cfg: Config, rate: float | None) -> tuple[LoadResult, float]:
-    cpu0 = _tree_cpu_seconds(pid)
+def _load(port: int, pid: int, requests: list[bytes], cfg: Config, rate: float | None) -> tuple[LoadResult, Usage]:
+    cpu0, ticks0 = _tree_cpu_seconds(pid), _core_ticks()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         result = runner.run(run_load("127.0.0.1", port, requests, cfg.connections, rate, cfg.phase_timeout))
-    return result, (_tree_cpu_seconds(pid) - cpu0) / result.seconds
+    (busy1, total1), (busy0, total0) = _core_ticks()[LOADGEN_CORE], ticks0[LOADGEN_CORE]
+    core0 = (busy1 - busy0) / (total1 - total0) if total1 > total0 else float("nan")
+    return result, Usage((_tree_cpu_seconds(pid) - cpu0) / result.seconds, core0)
 
 
 def bench_one(cfg: Config, database_url: str, redis_url: str, log_dir: str) -> tuple[list[Row], str]:
-    """The four phases against one server; also returns where this run's PostgreSQL backends ran."""
+    """The five phases against one server; also returns where this run's PostgreSQL backends ran."""
     tokens = [_token(f"buyer-{i}") for i in range(cfg.buyers)]
     rows: list[Row] = []
+
+    def row(label: str, loaded: tuple[LoadResult, Usage], sale: int | None = None, units: int | None = None) -> None:
+        winners = None if sale is None else asyncio.run(_winners(database_url, sale))
+        rows.append(Row(label, cfg.server, cfg.redis_batching, *loaded, units, winners))
+
     with server(cfg, database_url, redis_url, log_dir) as (port, pid):
         _load(port, pid, trivial_requests(5000), cfg, None)  # warm-up: connections, caches
-        result, cpu = _load(port, pid, trivial_requests(cfg.attempts), cfg, None)
-        rows.append(Row("trivial GET /health/live (ceiling)", cfg.server, cfg.redis_batching, result, None, cpu))
+        row("trivial GET /health/live (ceiling)", _load(port, pid, trivial_requests(cfg.attempts), cfg, None))
 
         sale = _create_sale(port, cfg.units)
-        _load(port, pid, reserve_requests(_create_sale(port, 10), cfg, tokens, "warm")[:5000], cfg, None)
+        _load(port, pid, reserve_requests(_create_sale(port, 10), tokens, 5000, "warm"), cfg, None)
         pin_database_backends(database_url)
-        result, cpu = _load(port, pid, reserve_requests(sale, cfg, tokens, "peak"), cfg, None)
-        winners = asyncio.run(_winners(database_url, sale))
-        rows.append(Row("reserve, peak (closed loop)", cfg.server, cfg.redis_batching, result, winners, cpu))
+        peak = _load(port, pid, reserve_requests(sale, tokens, cfg.attempts, "peak"), cfg, None)
+        row("reserve, peak (closed loop)", peak, sale, cfg.units)
 
-        target = 0.8 * result.rate
+        target = 0.8 * peak[0].rate
         sale = _create_sale(port, cfg.units)
         pinned = pin_database_backends(database_url)  # and any the peak phase opened
-        result, cpu = _load(port, pid, reserve_requests(sale, cfg, tokens, "paced"), cfg, target)
-        winners = asyncio.run(_winners(database_url, sale))
-        label = f"reserve at 80% of peak ({target:,.0f}/s offered)"
-        rows.append(Row(label, cfg.server, cfg.redis_batching, result, winners, cpu))
+        paced = _load(port, pid, reserve_requests(sale, tokens, cfg.attempts, "paced"), cfg, target)
+        row(f"reserve at 80% of peak ({target:,.0f}/s offered)", paced, sale, cfg.units)
 
         # The same rate once the sale is sold out: the steady state of refusals, without the winners' burst.
-        result, cpu = _load(port, pid, reserve_requests(sale, cfg, tokens, "after"), cfg, target)
-        rows.append(Row("same rate, after sell-out (refusals only)", cfg.server, cfg.redis_batching, result, None, cpu))
+        after = _load(port, pid, reserve_requests(sale, tokens, cfg.attempts, "after"), cfg, target)
+        row("same rate, after sell-out (refusals only)", after)
+
+        # A unit for every buyer: each attempt wins and waits for its commit. Its rate is the most winners
+        # per second this machine commits, to compare with the rate the paced phase's winners arrived at.
+        sale = _create_sale(port, cfg.buyers)
+        pin_database_backends(database_url)
+        only = _load(port, pid, reserve_requests(sale, tokens, cfg.buyers, "winners"), cfg, None)
+        row("winners only (closed loop, a unit per buyer)", only, sale, cfg.buyers)
     return rows, pinned
 
 
-def table(rows: list[Row], cfg: Config) -> str:
+def _ms(seconds: float) -> str:
+    return "" if math.isnan(seconds) else f"{seconds * 1000:.2f}"  # NaN: no such requests
+
+
+def table(rows: list[Row]) -> str:
     lines = [
-        "| server | Redis calls | phase | requests/s | p50 ms | p99 ms | winners (PostgreSQL) "
-        "| statuses | server CPU | loadgen CPU |",
-        "| --- | --- | --- | ---: | ---: | ---: | --- | --- | ---: | ---: |",
+        "| server | Redis calls | phase | requests/s | p50 ms | p99 ms | p99 of 201s ms | winners (PostgreSQL) "
+        "| statuses | server CPU | core 0 busy | loadgen CPU |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |",
     ]
     for r in rows:
         res = r.result
-        winners = "" if r.winners is None else f"{r.winners} / {cfg.units} {'OK' if r.winners == cfg.units else 'FAIL'}"
+        winners = "" if r.winners is None else f"{r.winners} / {r.units} {'OK' if r.winners == r.units else 'FAIL'}"
         statuses = " ".join(f"{k}:{v}" for k, v in sorted(res.statuses.items()))
         if res.timed_out:
-            statuses += f" (timed out after {res.completed}/{len(res.latencies) or res.sent})"
+            statuses += f" (timed out after {res.completed}/{res.sent})"
+        latency = f"{_ms(res.percentile(50))} | {_ms(res.percentile(99))} | {_ms(res.percentile(99, 201))}"
+        cpu = f"{r.usage.server_cpu:.0%} | {r.usage.core0_busy:.0%} | {res.cpu_seconds / res.seconds:.0%}"
         lines.append(
             f"| {r.server} | {'batched' if r.batching else 'direct'} | {r.label} | {res.rate:,.0f} "
-            f"| {res.percentile(50) * 1000:.2f} | {res.percentile(99) * 1000:.2f} | {winners} | {statuses} "
-            f"| {r.server_cpu:.0%} | {res.cpu_seconds / res.seconds:.0%} |"
+            f"| {latency} | {winners} | {statuses} | {cpu} |"
         )
     return "\n".join(lines)
 
 
-def verdict(rows: list[Row], cfg: Config) -> list[str]:
+def verdict(rows: list[Row]) -> list[str]:
     by_kind: dict[tuple[str, bool], list[Row]] = {}
     for r in rows:
         by_kind.setdefault((r.server, r.batching), []).append(r)
     out = []
-    for (srv, batching), (trivial, peak, paced, _) in by_kind.items():
+    for (srv, batching), (trivial, peak, paced, _, only) in by_kind.items():
         ratio = peak.result.rate / trivial.result.rate
         p99 = paced.result.percentile(99) * 1000
-        ok_winners = peak.winners == cfg.units and paced.winners == cfg.units
+        ok_winners = all(r.winners == r.units for r in (peak, paced, only))
         out.append(
             f"- {srv}, {'batched' if batching else 'direct'}: reserve/trivial = {ratio:.0%} (target >= 50%) "
             f"{'PASS' if ratio >= 0.5 else 'MISS'}; p99 at 80% = {p99:.1f} ms (target < 50) "
             f"{'PASS' if p99 < 50 else 'MISS'}; winners == N: {'PASS' if ok_winners else 'FAIL'}"
+        )
+        won, refused = (paced.result.percentile(99, status) * 1000 for status in (201, 409))
+        out.append(
+            f"  the paced phase's first {paced.units} attempts won, offered at {paced.result.rate:,.0f}/s; winners "
+            f"alone were committed at {only.result.rate:,.0f}/s over the same connections. p99 of its 201s "
+            f"{won:.1f} ms, of its 409s {refused:.1f} ms"
         )
     return out
 
@@ -341,6 +382,9 @@ def main(argv: list[str] | None = None) -> None:
         help="PostgreSQL to create the private benchmark database in",
     )  # fmt: skip
     args = parser.parse_args(argv)
+    if not 0 < args.units <= args.buyers:
+        # with a limit of 1 each, fewer buyers than units could never sell the sale out
+        parser.error(f"--units must be between 1 and --buyers ({args.buyers}), got {args.units}")
     if (os.cpu_count() or 1) < 2:
         raise SystemExit("the benchmark needs 2 cores: the server on core 1, the load generator on core 0")
     os.sched_setaffinity(0, {LOADGEN_CORE})
@@ -377,10 +421,10 @@ def main(argv: list[str] | None = None) -> None:
         f"{LOADGEN_CORE} with the private Redis ({cfg.redis_mode}); this run's PostgreSQL database on the shared "
         f"server, its {pinned}.\n"
     )
-    print(table(rows, cfg))
+    print(table(rows))
     print()
-    print("\n".join(verdict(rows, cfg)))
-    if any(r.winners is not None and r.winners != cfg.units for r in rows):
+    print("\n".join(verdict(rows)))
+    if any(r.winners != r.units for r in rows):
         raise SystemExit("FAIL: winners differ from the units on sale")
 
 
