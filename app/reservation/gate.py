@@ -13,6 +13,7 @@ SETTLE = LuaScript.bundled("settle")
 SNAPSHOT = LuaScript.bundled("snapshot")
 LOAD = LuaScript.bundled("load")
 OVERDUE = LuaScript.bundled("overdue")
+RETIRE = LuaScript.bundled("retire")
 
 
 class Outcome(StrEnum):
@@ -116,6 +117,10 @@ class Gate:
     async def overdue(self, sale_id: int, grace_ms: int, limit: int) -> list[str]:
         """Reservation ids of holds more than grace_ms past their expiry, still counted as held."""
         return list(await self._runner.run(OVERDUE, script_keys(sale_id), [grace_ms, limit]))
+
+    async def retire(self, sale_id: int) -> None:
+        """Delete the sale's keys: it is closed (Sale.gate_closes_at), so none of them can change again."""
+        await self._runner.run(RETIRE, script_keys(sale_id), [])
 
     async def load(self, sale_id: int, state: SaleState) -> None:
         args: list[str | int] = [

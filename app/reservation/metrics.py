@@ -58,6 +58,12 @@ class Metrics:
             child = self._stock[sale_id] = self.stock_remaining.labels(str(sale_id))
         child.set(units)
 
+    def keep_sales(self, sale_ids: set[int]) -> None:
+        """Drop the stock series of every other sale (closed ones), so series do not pile up for ever."""
+        for sale_id in [s for s in self._stock if s not in sale_ids]:
+            del self._stock[sale_id]
+            self.stock_remaining.remove(str(sale_id))
+
 
 class MetricsMiddleware:
     """Pure ASGI (no BaseHTTPMiddleware overhead); labels by route template, never by raw path."""

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+# How long after a sale's last possible hold expiry its Redis gate stays loaded: time for the reaper to
+# expire and reconcile every hold before the keys are deleted.
+GATE_MARGIN = timedelta(hours=1)
 
 
 class Status(StrEnum):
@@ -37,6 +41,11 @@ class Sale:
     ends_at: datetime
     hold_seconds: int
     redis_epoch: int
+
+    def gate_closes_at(self) -> datetime:
+        """From then on nothing can change in the sale's Redis gate (the sale is over and its last hold has
+        expired, GATE_MARGIN ago): the reaper deletes its keys and PostgreSQL alone answers for it."""
+        return self.ends_at + timedelta(seconds=self.hold_seconds) + GATE_MARGIN
 
     def to_json(self) -> dict[str, Any]:
         return {

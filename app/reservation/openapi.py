@@ -67,7 +67,9 @@ OPENAPI: dict[str, Any] = {
                     "remaining": {"type": "integer"},
                     "held": {"type": "integer"},
                     "confirmed": {"type": "integer"},
-                    "gate": {"description": "the same counters in Redis; null while it is being rebuilt"},
+                    "gate": {
+                        "description": "the same counters in Redis; null while it is rebuilt or once the sale closed"
+                    },
                 },
             },
             "Availability": {

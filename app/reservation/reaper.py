@@ -1,7 +1,9 @@
-"""Returns the units of holds nobody confirmed or released, and reconciles Redis with PostgreSQL.
+"""Returns the units of holds nobody confirmed or released, reconciles Redis with PostgreSQL, and deletes
+the Redis keys of sales that have closed.
 
-Safe with any number of replicas: PostgreSQL rows are claimed with SKIP LOCKED and every Redis step is
-idempotent (a hold is settled only while it is still recorded as held).
+Safe with any number of replicas: PostgreSQL rows are claimed with SKIP LOCKED, every Redis step is
+idempotent (a hold is settled only while it is still recorded as held), and a sale is retired once, under
+its exclusive lock.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -26,6 +29,7 @@ class ReapReport:
     expired: int
     reconciled: int
     rebuilt: int
+    retired: int
 
 
 class Reaper:
@@ -67,14 +71,32 @@ class Reaper:
                 self._metrics.reservation("expired")
             if len(rows) < self._batch:
                 break
-        reconciled = rebuilt = 0
-        for sale in await store.live_sales(self._pool):
+        reconciled = rebuilt = retired = 0
+        now = datetime.now(UTC)
+        live = set()
+        for sale in await store.unretired_sales(self._pool):
+            if now >= sale.gate_closes_at():
+                retired += await self._retire(sale.id)
+                continue
+            live.add(sale.id)
             rebuilt += await self._rebuilder.check(sale)
             reconciled += await self._reconcile(sale.id)
             snap = await self._gate.snapshot(sale.id)
             if snap is not None:
                 self._metrics.remaining(sale.id, snap.remaining)
-        return ReapReport(expired, reconciled, rebuilt)
+        self._metrics.keep_sales(live)  # also forgets sales another replica retired
+        return ReapReport(expired, reconciled, rebuilt, retired)
+
+    async def _retire(self, sale_id: int) -> int:
+        """Delete a closed sale's Redis keys; under its exclusive lock, so no rebuild or commit interleaves."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await store.lock_sale_exclusive(conn, sale_id)
+            if not await store.mark_gate_retired(conn, sale_id):
+                return 0
+            # Inside the transaction: if Redis fails, the mark rolls back and the next pass retries.
+            await self._gate.retire(sale_id)
+        log.info("sale %s has closed: its Redis keys are deleted; PostgreSQL answers for it", sale_id)
+        return 1
 
     async def _reconcile(self, sale_id: int) -> int:
         """Settle Redis holds long past expiry from what PostgreSQL says happened to them."""

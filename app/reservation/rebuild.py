@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from datetime import UTC, datetime
 
 import asyncpg
 
@@ -22,12 +23,12 @@ log = logging.getLogger(__name__)
 
 
 async def rebuild_sale(pool: asyncpg.Pool, gate: Gate, sale_id: int) -> bool:
-    """Load the sale into Redis unless it is already current. True when this call rebuilt it."""
+    """Load the sale into Redis unless it is already current or closed. True when this call rebuilt it."""
     async with pool.acquire() as conn, conn.transaction():
         await store.lock_sale_exclusive(conn, sale_id)
         sale = await store.get_sale(conn, sale_id)
-        if sale is None:
-            return False
+        if sale is None or datetime.now(UTC) >= sale.gate_closes_at():
+            return False  # a closed sale is answered from PostgreSQL: loading it would only leak its keys
         current = await gate.snapshot(sale_id)
         if current is not None and current.epoch == sale.redis_epoch:
             return False

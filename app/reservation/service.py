@@ -77,11 +77,16 @@ class ReservationService:
         self._metrics.remaining(sale.id, sale.total_stock)
         return sale
 
-    async def _unavailable(self, sale_id: int) -> ApiError:
-        if await store.get_sale(self._pool, sale_id) is None:
-            return ApiError(404, "sale_not_found", f"no sale {sale_id}")
+    async def _closed_sale(self, sale_id: int) -> Sale:
+        """The sale the gate does not know because it closed (its keys were retired). Otherwise raises:
+        404 for no such sale, or 503 while a rebuild from PostgreSQL, started here, loads it."""
+        sale = await store.get_sale(self._pool, sale_id)
+        if sale is None:
+            raise ApiError(404, "sale_not_found", f"no sale {sale_id}")
+        if datetime.now(UTC) >= sale.gate_closes_at():
+            return sale
         self._rebuilder.kick(sale_id)
-        return ApiError(503, "sale_loading", "the sale is being reloaded; retry shortly", RETRY_SOON)
+        raise ApiError(503, "sale_loading", "the sale is being reloaded; retry shortly", RETRY_SOON)
 
     async def reserve(self, sale_id: int, user: str, key: str, quantity: int) -> Reserved:
         result = await self._gate.reserve(sale_id, user, key, quantity, str(uuid4()))
@@ -95,7 +100,13 @@ class ReservationService:
         if result.outcome is Outcome.DUPLICATE:
             return await self._replay(result.reservation_id)
         if result.outcome is Outcome.NOT_LOADED:
-            raise await self._unavailable(sale_id)
+            await self._closed_sale(sale_id)
+            # PostgreSQL answers as the gate would have: a retry of an attempt that won gets its reservation
+            # back; any other attempt finds the sale over.
+            found = await store.find_by_idempotency(self._pool, sale_id, user, key)
+            if found is not None:
+                return Reserved(found, replayed=True)
+            raise ApiError(*_REFUSALS[Outcome.ENDED])
         raise ApiError(*_REFUSALS[result.outcome])
 
     async def _commit(self, sale_id: int, user: str, key: str, quantity: int, gate: GateResult) -> Reserved:
@@ -161,7 +172,9 @@ class ReservationService:
     async def availability(self, sale_id: int) -> Availability:
         snap = await self._gate.snapshot(sale_id)
         if snap is None:
-            raise await self._unavailable(sale_id)
+            sale = await self._closed_sale(sale_id)
+            counted = await store.counters(self._pool, sale)
+            return Availability(sale_id, counted.remaining, sale.per_user_limit, sale.starts_at, sale.ends_at, "ended")
         now_ms = datetime.now(UTC).timestamp() * 1000
         if now_ms < snap.starts_ms:
             state = "upcoming"
@@ -175,12 +188,12 @@ class ReservationService:
         )
 
     async def counters(self, sale_id: int) -> tuple[Sale, Counters | None, Counters]:
-        """(sale, the gate's counters or None while it is not loaded, PostgreSQL's counters)."""
+        """(sale, the gate's counters or None while it is not loaded or once the sale closed, PostgreSQL's)."""
         sale = await store.get_sale(self._pool, sale_id)
         if sale is None:
             raise ApiError(404, "sale_not_found", f"no sale {sale_id}")
         snap = await self._gate.snapshot(sale_id)
-        if snap is None:
+        if snap is None and datetime.now(UTC) < sale.gate_closes_at():
             self._rebuilder.kick(sale_id)
         gate = Counters(snap.initial, snap.remaining, snap.held, snap.confirmed) if snap else None
         return sale, gate, await store.counters(self._pool, sale)

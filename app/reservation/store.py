@@ -81,13 +81,33 @@ async def get_sale(conn: asyncpg.Pool | asyncpg.Connection, sale_id: int) -> Sal
     return _sale(row) if row else None
 
 
-async def live_sales(pool: asyncpg.Pool) -> list[Sale]:
-    """Sales whose gate still matters: not yet over, or over but with holds that may still expire."""
-    rows = await pool.fetch(
-        f"SELECT {_SALE_COLUMNS} FROM sales"
-        " WHERE ends_at + make_interval(secs => hold_seconds) + interval '1 hour' > now()"
-    )
+async def unretired_sales(pool: asyncpg.Pool) -> list[Sale]:
+    """Sales whose Redis gate has not been retired: every live sale, and closed ones not retired yet."""
+    rows = await pool.fetch(f"SELECT {_SALE_COLUMNS} FROM sales WHERE gate_retired_at IS NULL ORDER BY id")
     return [_sale(r) for r in rows]
+
+
+async def mark_gate_retired(conn: asyncpg.Connection, sale_id: int) -> bool:
+    """Record that the sale's Redis keys go; False when another reaper did, or a hold is still open here
+    (the reaper expires it first: its units must go back through the gate's books, not vanish with them)."""
+    return bool(
+        await conn.fetchval(
+            "UPDATE sales SET gate_retired_at = now() WHERE id = $1 AND gate_retired_at IS NULL"
+            " AND NOT EXISTS (SELECT 1 FROM reservations WHERE sale_id = $1 AND status = 'held')"
+            " RETURNING true",
+            sale_id,
+        )
+    )
+
+
+async def find_by_idempotency(pool: asyncpg.Pool, sale_id: int, user_id: str, key: str) -> Reservation | None:
+    row = await pool.fetchrow(
+        f"SELECT {_RES_COLUMNS} FROM reservations WHERE sale_id = $1 AND user_id = $2 AND idempotency_key = $3",
+        sale_id,
+        user_id,
+        key,
+    )
+    return _reservation(row) if row else None
 
 
 async def insert_held(pool: asyncpg.Pool, held: Sequence[tuple[Reservation, int]]) -> set[str]:

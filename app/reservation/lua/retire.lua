@@ -1,0 +1,7 @@
+-- Deletes every key of a closed sale (the reaper calls it once nothing can change in them).
+-- KEYS: keys.SaleKeys order. Returns how many of them existed.
+local deleted = 0
+for i = 1, #KEYS do
+    deleted = deleted + redis.call('UNLINK', KEYS[i])
+end
+return deleted
