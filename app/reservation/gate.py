@@ -119,7 +119,7 @@ class Gate:
         return list(await self._runner.run(OVERDUE, script_keys(sale_id), [grace_ms, limit]))
 
     async def retire(self, sale_id: int) -> None:
-        """Delete the sale's keys: it is closed (Sale.gate_closes_at), so none of them can change again."""
+        """Delete the sale's keys: it is closed (Sale.gate_closed), so none of them can change again."""
         await self._runner.run(RETIRE, script_keys(sale_id), [])
 
     async def load(self, sale_id: int, state: SaleState) -> None:

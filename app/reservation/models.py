@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -42,10 +42,10 @@ class Sale:
     hold_seconds: int
     redis_epoch: int
 
-    def gate_closes_at(self) -> datetime:
-        """From then on nothing can change in the sale's Redis gate (the sale is over and its last hold has
-        expired, GATE_MARGIN ago): the reaper deletes its keys and PostgreSQL alone answers for it."""
-        return self.ends_at + timedelta(seconds=self.hold_seconds) + GATE_MARGIN
+    def gate_closed(self) -> bool:
+        """True once nothing can change in the sale's Redis gate (the sale is over and its last hold expired
+        GATE_MARGIN ago): the reaper deletes its keys and PostgreSQL alone answers for it."""
+        return datetime.now(UTC) >= self.ends_at + timedelta(seconds=self.hold_seconds) + GATE_MARGIN
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import asyncpg
 
@@ -72,10 +71,9 @@ class Reaper:
             if len(rows) < self._batch:
                 break
         reconciled = rebuilt = retired = 0
-        now = datetime.now(UTC)
         live = set()
         for sale in await store.unretired_sales(self._pool):
-            if now >= sale.gate_closes_at():
+            if sale.gate_closed():
                 retired += await self._retire(sale.id)
                 continue
             live.add(sale.id)

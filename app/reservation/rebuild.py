@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from datetime import UTC, datetime
 
 import asyncpg
 
@@ -27,7 +26,7 @@ async def rebuild_sale(pool: asyncpg.Pool, gate: Gate, sale_id: int) -> bool:
     async with pool.acquire() as conn, conn.transaction():
         await store.lock_sale_exclusive(conn, sale_id)
         sale = await store.get_sale(conn, sale_id)
-        if sale is None or datetime.now(UTC) >= sale.gate_closes_at():
+        if sale is None or sale.gate_closed():
             return False  # a closed sale is answered from PostgreSQL: loading it would only leak its keys
         current = await gate.snapshot(sale_id)
         if current is not None and current.epoch == sale.redis_epoch:

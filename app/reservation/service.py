@@ -83,7 +83,7 @@ class ReservationService:
         sale = await store.get_sale(self._pool, sale_id)
         if sale is None:
             raise ApiError(404, "sale_not_found", f"no sale {sale_id}")
-        if datetime.now(UTC) >= sale.gate_closes_at():
+        if sale.gate_closed():
             return sale
         self._rebuilder.kick(sale_id)
         raise ApiError(503, "sale_loading", "the sale is being reloaded; retry shortly", RETRY_SOON)
@@ -193,7 +193,7 @@ class ReservationService:
         if sale is None:
             raise ApiError(404, "sale_not_found", f"no sale {sale_id}")
         snap = await self._gate.snapshot(sale_id)
-        if snap is None and datetime.now(UTC) < sale.gate_closes_at():
+        if snap is None and not sale.gate_closed():
             self._rebuilder.kick(sale_id)
         gate = Counters(snap.initial, snap.remaining, snap.held, snap.confirmed) if snap else None
         return sale, gate, await store.counters(self._pool, sale)
