@@ -26,12 +26,14 @@ MAX_INFLIGHT = 2
 
 _Pending = tuple[Reservation, int, asyncio.Future[bool]]
 Compensate = Callable[[Reservation], Awaitable[None]]
+Oversold = Callable[[int, int], Awaitable[None]]  # sale id, epoch of the gate that admitted the hold
 
 
 class HoldCommitter:
-    def __init__(self, pool: asyncpg.Pool, compensate: Compensate) -> None:
+    def __init__(self, pool: asyncpg.Pool, compensate: Compensate, oversold: Oversold) -> None:
         self._pool = pool
         self._compensate = compensate
+        self._oversold = oversold
         self._queue: list[_Pending] = []
         self._scheduled = False
         self._inflight: set[asyncio.Task[None]] = set()
@@ -66,13 +68,19 @@ class HoldCommitter:
     async def _execute(self, batch: list[_Pending]) -> None:
         try:
             committed = await store.insert_held(self._pool, [(r, epoch) for r, epoch, _ in batch])
-        except Exception:
+        except Exception as exc:
             if len(batch) > 1:
                 # One bad row must not fail its neighbours: retry each on its own.
                 log.warning("batched commit of %s holds failed; retrying one by one", len(batch), exc_info=True)
                 await asyncio.gather(*(self._execute([one]) for one in batch))
                 return
-            log.exception("committing reservation %s failed; returning its units", batch[0][0].id)
+            held, epoch, _ = batch[0]
+            if store.is_oversell(exc):
+                # The gate admitted units PostgreSQL has already given out: that Redis lost writes
+                log.error("PostgreSQL refused to oversell sale %s; reservation %s is void", held.sale_id, held.id)
+                await self._oversold(held.sale_id, epoch)
+            else:
+                log.exception("committing reservation %s failed; returning its units", held.id)
             committed = set()
         void = [r for r, _, _ in batch if r.id not in committed]
         if void:

@@ -69,7 +69,7 @@ class ReservationService:
         self._gate = gate
         self._rebuilder = rebuilder
         self._metrics = metrics
-        self._committer = HoldCommitter(pool, self._compensate)
+        self._committer = HoldCommitter(pool, self._compensate, self._oversold)
 
     async def create_sale(self, new: NewSale) -> Sale:
         sale = await store.create_sale(self._pool, new)
@@ -125,6 +125,16 @@ class ReservationService:
             # The reaper reconciles this hold with PostgreSQL (where it does not exist) after expiry.
             log.exception("compensating reservation %s failed; the reaper will return its units", held.id)
         self._metrics.reservation("compensated")
+
+    async def _oversold(self, sale_id: int, epoch: int) -> None:
+        """PostgreSQL refused to oversell what this gate admitted: the gate is stale (a Redis failover lost
+        its last writes). Void everything it admits and rebuild it from PostgreSQL."""
+        try:
+            await store.invalidate_gate(self._pool, sale_id, epoch)
+        except Exception:
+            log.exception("invalidating the gate of sale %s failed; its next refused commit retries", sale_id)
+            return
+        self._rebuilder.kick(sale_id)
 
     async def _replay(self, reservation_id: str) -> Reserved:
         for delay in (0.0, *_REPLAY_WAIT):

@@ -110,6 +110,19 @@ async def find_by_idempotency(pool: asyncpg.Pool, sale_id: int, user_id: str, ke
     return _reservation(row) if row else None
 
 
+def is_oversell(exc: BaseException) -> bool:
+    """The database refused a commit that would put out more units than the sale's stock (migration 004)."""
+    return isinstance(exc, asyncpg.CheckViolationError) and exc.constraint_name == "sales_never_oversold"
+
+
+async def invalidate_gate(pool: asyncpg.Pool, sale_id: int, epoch: int) -> None:
+    """Mark the sale's Redis gate of `epoch` stale (unless a rebuild did): nothing it admits commits any more,
+    and the next rebuild check, which sees the epochs differ, reloads it from PostgreSQL."""
+    async with pool.acquire() as conn, conn.transaction():
+        await lock_sale_exclusive(conn, sale_id)
+        await conn.execute("UPDATE sales SET redis_epoch = $2 + 1 WHERE id = $1 AND redis_epoch = $2", sale_id, epoch)
+
+
 async def insert_held(pool: asyncpg.Pool, held: Sequence[tuple[Reservation, int]]) -> set[str]:
     """Commit holds admitted by the gate, each with the gate epoch that admitted it, and their events.
 

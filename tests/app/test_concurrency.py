@@ -101,6 +101,9 @@ def test_invariant_holds_through_reserves_confirms_releases_and_expiries(with_ap
         c = await h.counters(sale_id)
         check_invariant(c)
         assert c["held"] == 0 and c["confirmed"] > 0, (c, settled)
+        # the database's own count of units out (migration 004) followed every kind of change
+        units_out = await h.runtime.pool.fetchval("SELECT units_out FROM sales WHERE id = $1", sale_id)
+        assert units_out == c["held"] + c["confirmed"], (units_out, c)
         statuses = Counter(
             r["status"]
             for r in await h.runtime.pool.fetch("SELECT status FROM reservations WHERE sale_id = $1", sale_id)

@@ -10,10 +10,11 @@ import pytest
 import redis.asyncio as redis
 from reservation import store
 from reservation.gate import Outcome
+from reservation.keys import sale_keys
 from reservation.models import Reservation, Status
 from reservation.rebuild import rebuild_sale
 
-from .conftest import Harness, bearer, check_invariant
+from .conftest import REDIS_MODES, Harness, bearer, check_invariant
 
 
 async def _fail_inserts(h: Harness, sale_id: int) -> None:
@@ -179,6 +180,33 @@ def test_sale_is_rebuilt_from_postgresql_after_redis_loses_data(with_app) -> Non
         assert (await h.reserve(sid, "alice", 2, key="a-1")).json()["id"] == first["id"]
         assert (await h.client.post(f"/reservations/{first['id']}/release", headers=bearer("alice"))).status_code == 200
         assert (await h.counters(sid))["remaining"] == before["remaining"] + 2
+
+    with_app(body)
+
+
+@pytest.mark.parametrize("redis_mode", REDIS_MODES)
+def test_postgresql_refuses_to_oversell_what_a_stale_redis_admits(with_app) -> None:
+    """A Redis failover can lose the last writes: the new primary then admits units already held."""
+
+    async def body(h: Harness) -> None:
+        sid = (await h.create_sale(total_stock=3, per_user_limit=1))["id"]
+        for n in range(3):
+            assert (await h.reserve(sid, f"early-{n}")).status_code == 201
+        await h.runtime.redis.set(sale_keys(sid).stock, 2)  # two decrements lost in the failover
+
+        late = await asyncio.gather(*(h.reserve(sid, f"late-{n}") for n in range(2)))
+
+        assert [r.status_code for r in late] == [503, 503], [r.text for r in late]
+        for _ in range(200):  # the refusal invalidated the gate and started a rebuild from PostgreSQL
+            row = await store.get_sale(h.runtime.pool, sid)
+            snap = await h.runtime.gate.snapshot(sid)
+            if row is not None and snap is not None and snap.epoch == row.redis_epoch and snap.remaining == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert (await h.reserve(sid, "later")).json()["error"] == "sold_out"
+        c = await h.counters(sid)
+        assert (c["held"], c["remaining"]) == (3, 0)
+        check_invariant(c)
 
     with_app(body)
 
