@@ -13,24 +13,25 @@ ALTER TABLE sales ADD CONSTRAINT sales_never_oversold CHECK (units_out BETWEEN 0
 -- Statement-level, with transition tables: one UPDATE of each touched sale per statement, not per row
 -- (a group commit of hundreds of holds moves its sale's row once).
 CREATE FUNCTION count_units_out() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    d record;
 BEGIN
-    -- Row locks in sale id order first, so two statements touching the same sales cannot deadlock. NO KEY
-    -- UPDATE (what the UPDATE below takes anyway) does not conflict with the KEY SHARE locks that inserts
-    -- into reservations hold on their sale through the foreign key; FOR UPDATE would, and deadlocks.
-    PERFORM 1 FROM sales WHERE id IN (SELECT sale_id FROM new_rows) ORDER BY id FOR NO KEY UPDATE;
+    -- Sales in id order, so statements touching the same sales lock them in the same order and cannot
+    -- deadlock; only sales whose units out changed (a confirm, held to confirmed, touches none). The
+    -- UPDATE takes NO KEY UPDATE, which the foreign key's KEY SHARE locks from inserts do not block.
     IF TG_OP = 'INSERT' THEN
-        UPDATE sales s SET units_out = s.units_out + d.units
-        FROM (SELECT sale_id, sum(quantity) AS units FROM new_rows
-              WHERE status IN ('held', 'confirmed') GROUP BY sale_id) d
-        WHERE s.id = d.sale_id;
+        FOR d IN SELECT sale_id, sum(quantity) AS units FROM new_rows WHERE status IN ('held', 'confirmed')
+                 GROUP BY sale_id ORDER BY sale_id LOOP
+            UPDATE sales SET units_out = units_out + d.units WHERE id = d.sale_id;
+        END LOOP;
     ELSE
-        UPDATE sales s SET units_out = s.units_out + d.units
-        FROM (SELECT sale_id, sum(units) AS units FROM (
-                  SELECT sale_id, quantity AS units FROM new_rows WHERE status IN ('held', 'confirmed')
-                  UNION ALL
-                  SELECT sale_id, -quantity FROM old_rows WHERE status IN ('held', 'confirmed')) c
-              GROUP BY sale_id HAVING sum(units) <> 0) d
-        WHERE s.id = d.sale_id;
+        FOR d IN SELECT sale_id, sum(units) AS units FROM (
+                     SELECT sale_id, quantity AS units FROM new_rows WHERE status IN ('held', 'confirmed')
+                     UNION ALL
+                     SELECT sale_id, -quantity FROM old_rows WHERE status IN ('held', 'confirmed')) c
+                 GROUP BY sale_id HAVING sum(units) <> 0 ORDER BY sale_id LOOP
+            UPDATE sales SET units_out = units_out + d.units WHERE id = d.sale_id;
+        END LOOP;
     END IF;
     RETURN NULL;
 END
