@@ -110,9 +110,13 @@ async def find_by_idempotency(pool: asyncpg.Pool, sale_id: int, user_id: str, ke
     return _reservation(row) if row else None
 
 
+# The database's own guards (migration 004): the stock, and the per-user limit.
+_OVERSELL_GUARDS = frozenset({"sales_never_oversold", "reservations_per_user_limit"})
+
+
 def is_oversell(exc: BaseException) -> bool:
-    """The database refused a commit that would put out more units than the sale's stock (migration 004)."""
-    return isinstance(exc, asyncpg.CheckViolationError) and exc.constraint_name == "sales_never_oversold"
+    """The database refused a commit that would put out more units than the stock or a buyer's limit."""
+    return isinstance(exc, asyncpg.CheckViolationError) and exc.constraint_name in _OVERSELL_GUARDS
 
 
 async def invalidate_gate(pool: asyncpg.Pool, sale_id: int, epoch: int) -> None:
@@ -123,14 +127,14 @@ async def invalidate_gate(pool: asyncpg.Pool, sale_id: int, epoch: int) -> None:
         await conn.execute("UPDATE sales SET redis_epoch = $2 + 1 WHERE id = $1 AND redis_epoch = $2", sale_id, epoch)
 
 
-async def insert_held(pool: asyncpg.Pool, held: Sequence[tuple[Reservation, int]]) -> set[str]:
+async def insert_held(db: asyncpg.Pool | asyncpg.Connection, held: Sequence[tuple[Reservation, int]]) -> set[str]:
     """Commit holds admitted by the gate, each with the gate epoch that admitted it, and their events.
 
     Returns the ids committed. A hold whose epoch no longer matches was admitted by a Redis that has
     since been rebuilt from PostgreSQL (which did not know it): it is void and left out. One statement,
     one round trip (commit_holds, migration 002): this runs for every winner of a sale.
     """
-    rows = await pool.fetch(
+    rows = await db.fetch(
         "SELECT id::text FROM commit_holds($1, $2, $3, $4, $5, $6, $7, $8) AS id",
         SALE_LOCK_NS,
         [r.id for r, _ in held],

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 import redis.asyncio as redis
 from reservation import store
@@ -207,6 +208,58 @@ def test_postgresql_refuses_to_oversell_what_a_stale_redis_admits(with_app) -> N
         c = await h.counters(sid)
         assert (c["held"], c["remaining"]) == (3, 0)
         check_invariant(c)
+
+    with_app(body)
+
+
+@pytest.mark.parametrize("redis_mode", REDIS_MODES)
+def test_postgresql_keeps_the_per_user_limit_when_a_stale_redis_forgets_it(with_app) -> None:
+    async def body(h: Harness) -> None:
+        sid = (await h.create_sale(total_stock=10, per_user_limit=1))["id"]
+        assert (await h.reserve(sid, "frank")).status_code == 201
+        await h.runtime.redis.hdel(sale_keys(sid).users, "frank")  # the failover lost frank's count
+
+        again = await h.reserve(sid, "frank")
+
+        assert again.status_code == 503, again.text
+        for _ in range(200):  # the refusal marked the gate stale and started a rebuild
+            row = await store.get_sale(h.runtime.pool, sid)
+            snap = await h.runtime.gate.snapshot(sid)
+            if row is not None and snap is not None and snap.epoch == row.redis_epoch:
+                break
+            await asyncio.sleep(0.05)
+        assert (await h.reserve(sid, "frank")).json()["error"] == "user_limit_exceeded"
+        c = await h.counters(sid)
+        assert (c["held"], c["remaining"]) == (1, 9)
+        check_invariant(c)
+
+    with_app(body)
+
+
+def test_two_transactions_for_one_buyer_cannot_both_pass_the_limit(with_app) -> None:
+    """The database's own check, without the gate: the second waits for the first, then sees its hold."""
+
+    async def body(h: Harness) -> None:
+        sid = (await h.create_sale(total_stock=10, per_user_limit=1))["id"]
+        sale = await store.get_sale(h.runtime.pool, sid)
+        assert sale is not None
+        expires = datetime.now(UTC) + timedelta(minutes=5)
+
+        def hold(key: str) -> Reservation:
+            return Reservation(str(uuid.uuid4()), sid, "grace", 1, Status.HELD, key, expires)
+
+        async with h.runtime.pool.acquire() as first, h.runtime.pool.acquire() as second:
+            tx = first.transaction()
+            await tx.start()
+            assert len(await store.insert_held(first, [(hold("g-1"), sale.redis_epoch)])) == 1
+            blocked = asyncio.create_task(store.insert_held(second, [(hold("g-2"), sale.redis_epoch)]))
+            await asyncio.sleep(0.3)
+            assert not blocked.done()  # waiting for the first transaction's lock on this buyer
+            await tx.commit()
+            with pytest.raises(asyncpg.CheckViolationError) as refused:
+                await blocked
+        assert store.is_oversell(refused.value)
+        assert (await h.counters(sid))["held"] == 1
 
     with_app(body)
 
