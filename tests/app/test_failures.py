@@ -185,6 +185,17 @@ def test_sale_is_rebuilt_from_postgresql_after_redis_loses_data(with_app) -> Non
     with_app(body)
 
 
+async def _until_rebuilt(h: Harness, sale_id: int) -> None:
+    """A refused commit marked the gate stale and started a rebuild: wait (10 s at most) until the gate holds
+    the sale at PostgreSQL's epoch again."""
+    for _ in range(200):
+        row = await store.get_sale(h.runtime.pool, sale_id)
+        snap = await h.runtime.gate.snapshot(sale_id)
+        if row is not None and snap is not None and snap.epoch == row.redis_epoch:
+            return
+        await asyncio.sleep(0.05)
+
+
 @pytest.mark.parametrize("redis_mode", REDIS_MODES)
 def test_postgresql_refuses_to_oversell_what_a_stale_redis_admits(with_app) -> None:
     """A Redis failover can lose the last writes: the new primary then admits units already held."""
@@ -198,12 +209,7 @@ def test_postgresql_refuses_to_oversell_what_a_stale_redis_admits(with_app) -> N
         late = await asyncio.gather(*(h.reserve(sid, f"late-{n}") for n in range(2)))
 
         assert [r.status_code for r in late] == [503, 503], [r.text for r in late]
-        for _ in range(200):  # the refusal invalidated the gate and started a rebuild from PostgreSQL
-            row = await store.get_sale(h.runtime.pool, sid)
-            snap = await h.runtime.gate.snapshot(sid)
-            if row is not None and snap is not None and snap.epoch == row.redis_epoch and snap.remaining == 0:
-                break
-            await asyncio.sleep(0.05)
+        await _until_rebuilt(h, sid)
         assert (await h.reserve(sid, "later")).json()["error"] == "sold_out"
         c = await h.counters(sid)
         assert (c["held"], c["remaining"]) == (3, 0)
@@ -222,12 +228,7 @@ def test_postgresql_keeps_the_per_user_limit_when_a_stale_redis_forgets_it(with_
         again = await h.reserve(sid, "frank")
 
         assert again.status_code == 503, again.text
-        for _ in range(200):  # the refusal marked the gate stale and started a rebuild
-            row = await store.get_sale(h.runtime.pool, sid)
-            snap = await h.runtime.gate.snapshot(sid)
-            if row is not None and snap is not None and snap.epoch == row.redis_epoch:
-                break
-            await asyncio.sleep(0.05)
+        await _until_rebuilt(h, sid)
         assert (await h.reserve(sid, "frank")).json()["error"] == "user_limit_exceeded"
         c = await h.counters(sid)
         assert (c["held"], c["remaining"]) == (1, 9)
