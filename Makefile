@@ -38,7 +38,7 @@ policies: env ## run the policy pack offline against every stack
 services: ## start local PostgreSQL and Redis if they are down
 	@scripts/ensure-services.sh
 
-lint: env ## ruff, the Dockerfile (hadolint) and the workflows
+lint: env ## ruff, the Dockerfile (hadolint) and the workflows (actionlint, schemas, zizmor, project rules)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) hadolint app/Dockerfile
