@@ -11,7 +11,7 @@ STACKS := $(patsubst Pulumi.%.yaml,%,$(wildcard Pulumi.*.yaml))
 UV := $(or $(shell command -v uv 2>/dev/null),.bootstrap/bin/uv)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help env plan policy policies test lint unit bench app verify services clean
+.PHONY: help env plan policy policies test lint unit bench app verify rollback services clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,7 +38,7 @@ policies: env ## run the policy pack offline against every stack
 services: ## start local PostgreSQL and Redis if they are down
 	@scripts/ensure-services.sh
 
-lint: env ## ruff, the Dockerfile (hadolint) and the workflows
+lint: env ## ruff, the Dockerfile (hadolint) and the workflows (actionlint, schemas, zizmor, project rules)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
 	$(RUN) hadolint app/Dockerfile
@@ -63,6 +63,9 @@ app: env services ## run the reservation service locally against local PostgreSQ
 
 verify: env ## check a live deployment of STACK (needs AWS credentials)
 	$(RUN) python -m tooling.verify --stack $(STACK)
+
+rollback: env ## roll SERVICE of STACK back: stop its deployment, or go to the previous revision (AWS)
+	$(RUN) python -m tooling.rollback --stack $(STACK) --service "$(SERVICE)"
 
 clean: ## remove the local environments
 	rm -rf .venv .bootstrap .pytest_cache .ruff_cache
