@@ -11,6 +11,7 @@ from components.cluster import Cluster, ClusterArgs
 from components.config import load_config
 from components.data_endpoints import DataEndpoints
 from components.database import Database, DatabaseArgs
+from components.disaster_recovery import DatabaseBackupCopy, DatabaseBackupCopyArgs
 from components.image import ServiceImage, ServiceImageArgs
 from components.jwt_key import JwtSigningKey, JwtSigningKeyArgs
 from components.kafka import Kafka, KafkaArgs
@@ -58,9 +59,35 @@ database = Database(
         security_group_id=groups["database"],
         proxy_subnet_ids=network.private_subnet_ids,
         client_security_group_id=groups["service"],
+        restore_from_backup_arn=cfg.disaster_recovery.restore_from_backup_arn,
+        restore_kms_key_arn=cfg.disaster_recovery.restore_kms_key_arn,
     ),
     opts=opts,
 )
+dr = cfg.disaster_recovery
+if dr.region:
+    # A second provider for the DR region: the copies and their key live there.
+    dr_provider = aws.Provider(
+        "aws-dr",
+        region=dr.region,
+        default_tags=aws.ProviderDefaultTagsArgs(tags=cfg.tags),
+    )
+    backup_copy = DatabaseBackupCopy(
+        f"{cfg.stack}-db-dr",
+        DatabaseBackupCopyArgs(
+            source_arn=database.arn,
+            engine=cfg.database.engine,
+            dr_provider=dr_provider,
+            retention_days=dr.backup_retention_days,
+            protect=cfg.protect_data,
+        ),
+        opts=opts,
+    )
+    pulumi.export("drRegion", dr.region)
+    # What a recovery stack in dr.region needs (README, "Disaster recovery").
+    pulumi.export("drBackupCopyArn", backup_copy.copy_arn)
+    pulumi.export("drBackupKeyArn", backup_copy.key_arn)
+
 cache = Cache(
     f"{cfg.stack}-cache",
     CacheArgs(

@@ -18,6 +18,8 @@ from difflib import get_close_matches
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import boto3
+
 NAMESPACE = "flashsale"
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -68,6 +70,11 @@ _TOPIC = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+# Replicated automated backups (the DBInstanceAutomatedBackupsArn), e.g.
+# arn:aws:rds:us-east-1:123456789012:auto-backup:ab-L2IJCEXJP7XQ7HOJ4SIEXAMPLE (RDS API reference,
+# RestoreDBInstanceToPointInTime SourceDBInstanceAutomatedBackupsArn).
+_AUTO_BACKUP_ARN = re.compile(r"^arn:aws[a-z-]*:rds:(?P<region>[a-z0-9-]+):\d{12}:auto-backup:ab-[A-Za-z0-9]+$")
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/[0-9a-f-]+$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$")
 
 
@@ -106,6 +113,16 @@ class DatabaseConfig:
     username: str
     slow_statement_ms: int
     performance_insights_retention_days: int
+
+
+@dataclass(frozen=True)
+class DisasterRecoveryConfig:
+    region: str | None  # None: backups stay in the stack's region
+    backup_retention_days: int
+    # A recovery stack only: the replicated automated backups to restore the database from, and the key
+    # they are encrypted with (the restored instance keeps that key). Both None in normal operation.
+    restore_from_backup_arn: str | None
+    restore_kms_key_arn: str | None
 
 
 @dataclass(frozen=True)
@@ -244,6 +261,7 @@ class StackConfig:
     log_retention_days: int
     network: NetworkConfig
     database: DatabaseConfig
+    disaster_recovery: DisasterRecoveryConfig
     cache: CacheConfig
     kafka: KafkaConfig
     image: ImageConfig
@@ -506,6 +524,40 @@ def _retention(r: _Reader, key: str) -> int:
         r.fail(key, days, f"must be a CloudWatch Logs retention: {', '.join(map(str, LOG_RETENTION_DAYS))}")
         return _INVALID
     return days
+
+
+def _disaster_recovery(r: _Reader, region: str | None) -> DisasterRecoveryConfig:
+    # botocore's endpoint data lists the regions RDS runs in: a typo fails here, not at `pulumi up`.
+    rds_regions = boto3.session.Session().get_available_regions("rds")
+    dr_region = r.string("dr.region")
+    if dr_region not in (_INVALID, "") and dr_region not in rds_regions:
+        r.fail("dr.region", dr_region, "must be empty or an AWS region where RDS runs, such as eu-central-1")
+    elif dr_region not in (_INVALID, "") and dr_region == region:
+        r.fail("dr.region", dr_region, f"must differ from aws:region ({region}): a copy in the same region is no DR")
+    restore = {}
+    for key, pattern, what in (
+        (
+            "dr.restoreFromBackupArn",
+            _AUTO_BACKUP_ARN,
+            "replicated backups (arn:aws:rds:...:auto-backup:ab-...)",
+        ),
+        ("dr.restoreKmsKeyArn", _KMS_KEY_ARN, "KMS key ARN (arn:aws:kms:...:key/...)"),
+    ):
+        value = r.string(key)
+        match = pattern.match(value) if value not in (_INVALID, "") else None
+        if value not in (_INVALID, "") and (match is None or match["region"] != region):
+            r.fail(key, value, f"must be empty or the ARN of {what} in aws:region ({region})")
+        restore[key] = value if value not in (_INVALID, "") else None
+    backup_arn, key_arn = restore["dr.restoreFromBackupArn"], restore["dr.restoreKmsKeyArn"]
+    if (backup_arn is None) != (key_arn is None):
+        missing = "dr.restoreKmsKeyArn" if key_arn is None else "dr.restoreFromBackupArn"
+        r.fail(missing, "", "must be set with the other dr.restore* key (the backups and their key)")
+    return DisasterRecoveryConfig(
+        region=dr_region or None,
+        backup_retention_days=r.integer("dr.backupRetentionDays", 1, 35),
+        restore_from_backup_arn=backup_arn,
+        restore_kms_key_arn=key_arn,
+    )
 
 
 def _database(r: _Reader) -> DatabaseConfig:
@@ -891,6 +943,7 @@ def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: st
         log_retention_days=_retention(r, "logRetentionDays"),
         network=network,
         database=_database(r),
+        disaster_recovery=_disaster_recovery(r, region),
         cache=_cache(r),
         kafka=_kafka(r, network.az_count),
         image=ImageConfig(
@@ -927,6 +980,12 @@ def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: st
         services=services,
         sale_windows=_sale_windows(r, services),
     )
+    if cfg.disaster_recovery.restore_from_backup_arn and cfg.database.engine != "postgres":
+        r.fail(
+            "dr.restoreFromBackupArn",
+            cfg.disaster_recovery.restore_from_backup_arn,
+            "restores an RDS PostgreSQL instance only; restore Aurora from its AWS Backup vault (README)",
+        )
     if cfg.environment == "prod":
         _prod_rules(r, cfg)
     for key in sorted(set(raw) - r.read):
@@ -949,6 +1008,8 @@ def _prod_rules(r: _Reader, cfg: StackConfig) -> None:
             cfg.database.backup_retention_days,
             "must be >= 7 when environment is prod",
         )
+    if cfg.disaster_recovery.region is None:
+        r.fail("dr.region", "", "must be set when environment is prod (database backups copied to a second region)")
     if not cfg.alb.https:
         r.fail(
             "alb.certificateArn",

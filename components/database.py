@@ -40,9 +40,15 @@ class DatabaseArgs:
     # Where the clients run and their security group: the proxy sits with them and admits only them.
     proxy_subnet_ids: pulumi.Input[Sequence[str]]
     client_security_group_id: pulumi.Input[str]
+    # Recovery only (RDS): create the instance from these replicated automated backups at their latest
+    # restorable time. The restored storage stays encrypted with the backups' key, which must be given
+    # as `restore_kms_key_arn` so the next `pulumi up` sees no key change (a key change replaces).
+    restore_from_backup_arn: str | None = None
+    restore_kms_key_arn: str | None = None
 
 
 class Database(pulumi.ComponentResource):
+    arn: pulumi.Output[str]  # the instance's, or the Aurora cluster's
     endpoint: pulumi.Output[str]
     port: pulumi.Output[int]
     db_name: str
@@ -87,6 +93,7 @@ class Database(pulumi.ComponentResource):
 
         self.register_outputs(
             {
+                "arn": self.arn,
                 "endpoint": self.endpoint,
                 "port": self.port,
                 "dbName": self.db_name,
@@ -133,6 +140,7 @@ class Database(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         logs = self._log_group("instance")
+        restore = args.restore_from_backup_arn
         instance = aws.rds.Instance(
             f"{self._name}-postgres",
             identifier=args.identifier,
@@ -143,9 +151,15 @@ class Database(pulumi.ComponentResource):
             max_allocated_storage=cfg.max_allocated_storage_gb,
             storage_type="gp3",
             storage_encrypted=True,
-            kms_key_id=self._key.arn,
+            kms_key_id=args.restore_kms_key_arn or self._key.arn,
             multi_az=cfg.multi_az,
-            db_name=cfg.name,
+            # A restore brings its database (and master user) from the backup.
+            db_name=None if restore else cfg.name,
+            restore_to_point_in_time=aws.rds.InstanceRestoreToPointInTimeArgs(
+                source_db_instance_automated_backups_arn=restore, use_latest_restorable_time=True
+            )
+            if restore
+            else None,
             username=cfg.username,
             manage_master_user_password=True,
             master_user_secret_kms_key_id=self._key.arn,
@@ -162,9 +176,11 @@ class Database(pulumi.ComponentResource):
             backup_window=BACKUP_WINDOW,
             maintenance_window=MAINTENANCE_WINDOW,
             **self._protection(),
-            opts=self._data_opts(depends_on=[logs]),
+            # Restoring happens once, at creation; dropping the setting later must not replace the database.
+            opts=self._data_opts(depends_on=[logs], ignore_changes=["restoreToPointInTime"]),
         )
         self._target = ({"db_instance_identifier": instance.identifier}, [instance])
+        self.arn = instance.arn
         self.endpoint = instance.address
         self.port = instance.port
         self.secret_arn = instance.master_user_secrets.apply(lambda s: s[0].secret_arn)
@@ -213,6 +229,7 @@ class Database(pulumi.ComponentResource):
         ]
         # The proxy can serve the cluster only once it has instances.
         self._target = ({"db_cluster_identifier": cluster.cluster_identifier}, [writer, *readers])
+        self.arn = cluster.arn
         self.endpoint = cluster.endpoint
         self.port = cluster.port
         self.secret_arn = cluster.master_user_secrets.apply(lambda s: s[0].secret_arn)

@@ -6,22 +6,30 @@ import pulumi
 import pulumi_aws as aws
 
 
-def data_key(name: str, description: str, *, protect: bool, parent: pulumi.Resource) -> aws.kms.Key:
+def data_key(
+    name: str,
+    description: str,
+    *,
+    protect: bool,
+    parent: pulumi.Resource,
+    provider: pulumi.ProviderResource | None = None,
+) -> aws.kms.Key:
     """A symmetric key that rotates yearly, with an alias `alias/flashsale/<name>`.
 
     Deleting a key makes every snapshot encrypted with it unreadable: protected keys wait the full
-    30 days before deletion, disposable ones the minimum 7."""
+    30 days before deletion, disposable ones the minimum 7. `provider` places it in another region
+    (a key never leaves its region, so copies elsewhere need a key there)."""
     key = aws.kms.Key(
         name,
         description=description,
         enable_key_rotation=True,
         deletion_window_in_days=30 if protect else 7,
-        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect, provider=provider),
     )
     aws.kms.Alias(
         name,
         name=f"alias/flashsale/{name}",
         target_key_id=key.key_id,
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, provider=provider),
     )
     return key

@@ -41,6 +41,9 @@ RDS_INSTANCE = "aws:rds/instance:Instance"
 RDS_CLUSTER = "aws:rds/cluster:Cluster"
 RDS_CLUSTER_INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 RDS_PROXY = "aws:rds/proxy:Proxy"
+RDS_BACKUP_REPLICATION = "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"
+BACKUP_SELECTION = "aws:backup/selection:Selection"
+BACKUP_PLAN = "aws:backup/plan:Plan"
 REDIS = "aws:elasticache/replicationGroup:ReplicationGroup"
 MSK = "aws:msk/cluster:Cluster"
 KMS_KEY = "aws:kms/key:Key"
@@ -449,6 +452,39 @@ def database_multi_az(resources: Sequence[PolicyResource], config: Mapping[str, 
                 yield r.urn, message
 
 
+def _region(r: PolicyResource) -> Any:
+    return get(r.provider.props, "region") if r.provider is not None else None
+
+
+def _depends_on(r: PolicyResource, target: PolicyResource) -> bool:
+    return target.urn in {d.urn for d in r.dependencies}
+
+
+def database_cross_region_backup(
+    resources: Sequence[PolicyResource], config: Mapping[str, Any]
+) -> Iterator[tuple[str, str]]:
+    """Each database has its backups copied to another region: RDS automated-backup replication on a
+    provider of another region, or (Aurora) an AWS Backup selection whose plan has a copy action."""
+    replications = [r for r in resources if r.resource_type == RDS_BACKUP_REPLICATION]
+    selections = [r for r in resources if r.resource_type == BACKUP_SELECTION]
+    plans = [r for r in resources if r.resource_type == BACKUP_PLAN]
+    for db in resources:
+        if db.resource_type == RDS_INSTANCE and get(db.props, "replicateSourceDb") is None:
+            copies = [c for c in replications if _depends_on(c, db)]
+            if not copies:
+                yield db.urn, f"{db.name}: no InstanceAutomatedBackupsReplication copies its backups to another region"
+            elif all(_region(c) is not None and _region(c) == _region(db) for c in copies):
+                yield db.urn, f"{db.name}: its backups are replicated within {_region(db)}; use another region"
+        elif db.resource_type == RDS_CLUSTER:
+            chosen = [p for s in selections if _depends_on(s, db) for p in plans if _depends_on(s, p)]
+            rule_lists = [elements(p.props, "rules") for p in chosen]
+            if any(rules is UNKNOWN for rules in rule_lists):
+                continue  # a preview may not know the rules yet
+            # An unknown copyActions list (UNKNOWN is truthy) is given the benefit of the doubt.
+            if not any(elements(rule, "copyActions") for rules in rule_lists for rule in rules):
+                yield db.urn, f"{db.name}: no AWS Backup plan copies its recovery points to another region"
+
+
 def redis_automatic_failover(s: Subject) -> Iterator[str]:
     if get(s.props, "automaticFailoverEnabled") in (False, None):
         yield "automaticFailoverEnabled must be true (a replica in another AZ takes over)"
@@ -802,6 +838,11 @@ STACK_POLICIES: tuple[StackValidationPolicy, ...] = (
         "database-multi-az",
         "Databases survive an AZ outage (Multi-AZ instance, or Aurora writer plus reader).",
         database_multi_az,
+    ),
+    _stack_policy(
+        "database-cross-region-backup",
+        "Database backups are copied to a second region (disaster recovery).",
+        database_cross_region_backup,
     ),
     _stack_policy(
         "ecs-service-autoscaled",

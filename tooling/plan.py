@@ -35,6 +35,8 @@ SETTINGS: dict[str, tuple[str, ...]] = {
                                 "manageMasterUserPassword", "backupRetentionPeriod", "deletionProtection"),
     "aws:rds/clusterInstance:ClusterInstance": ("instanceClass", "publiclyAccessible"),
     "aws:rds/proxy:Proxy": ("engineFamily", "requireTls"),
+    "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication": ("retentionPeriod",),
+    "aws:backup/plan:Plan": ("rules",),
     "aws:elasticache/replicationGroup:ReplicationGroup": ("engine", "engineVersion", "nodeType", "clusterMode",
                                                           "numNodeGroups", "replicasPerNodeGroup",
                                                           "automaticFailoverEnabled", "multiAzEnabled",
@@ -92,12 +94,15 @@ def _ints(value: Any) -> Any:
     return value
 
 
-def describe(resource: RecordedResource) -> str:
+def describe(resource: RecordedResource, region: str | None = None) -> str:
+    """One line per resource; `region` is shown when it is not the stack's own (a second provider)."""
     parts = [f"{resource.type}  {resource.name}"]
     for key in SETTINGS.get(resource.type, ()):
         value = _dig(resource.inputs, key)
         if value is not None:
             parts.append(f"{key}={_show(value)}")
+    if region:
+        parts.append(f"[region {region}]")
     if resource.protect:
         parts.append("[protected]")
     if resource.ignore_changes:
@@ -114,12 +119,19 @@ def render(run: ProgramRun) -> str:
         items.sort(key=lambda r: (r.custom, r.type, r.name))  # components first, then by type
 
     lines = [f"Stack {run.stack}: {len(run.resources)} resources", ""]
+    # A provider reference is "<provider urn>::<id>"; resources on another region's provider say so.
+    regions = {r.urn: r.inputs.get("region") for r in run.resources if r.type == "pulumi:providers:aws"}
+    home = {r.inputs.get("region") for r in run.resources if r.type == "pulumi:providers:aws" and r.name == "aws"}
+
+    def region_of(r: RecordedResource) -> str | None:
+        region = regions.get(r.provider.rsplit("::", 1)[0]) if r.provider else None
+        return region if region not in home else None
 
     def walk(parent: str | None, prefix: str) -> None:
         items = children.get(parent, [])
         for i, r in enumerate(items):
             last = i == len(items) - 1
-            lines.append(f"{prefix}{'└─ ' if last else '├─ '}{describe(r)}")
+            lines.append(f"{prefix}{'└─ ' if last else '├─ '}{describe(r, region_of(r))}")
             walk(r.urn, prefix + ("   " if last else "│  "))
 
     walk(None, "")

@@ -76,6 +76,7 @@ class Res:
     name: str
     props: dict[str, Any]
     deps: Sequence[str] = field(default_factory=tuple)
+    provider_props: dict[str, Any] | None = None  # the aws provider's inputs (region...), when it matters
 
     @property
     def urn(self) -> str:
@@ -83,9 +84,16 @@ class Res:
 
 
 def check_stack(policy: StackValidationPolicy, resources: Sequence[Res]) -> list[tuple[str, str]]:
+    def provider(r: Res) -> PolicyProviderResource | None:
+        if r.provider_props is None:
+            return None
+        return PolicyProviderResource(
+            "pulumi:providers:aws", unknown_checking_proxy(dict(r.provider_props)), "urn:provider", "aws"
+        )
+
     built = {
         r.name: PolicyResource(
-            r.type, unknown_checking_proxy(dict(r.props)), r.urn, r.name, _options(), None, None, [], {}
+            r.type, unknown_checking_proxy(dict(r.props)), r.urn, r.name, _options(), provider(r), None, [], {}
         )
         for r in resources
     }

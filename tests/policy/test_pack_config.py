@@ -15,6 +15,7 @@ from tooling.stack_files import ROOT, stack_names
 
 COST_DRIVEN = {
     "database-multi-az",
+    "database-cross-region-backup",
     "redis-automatic-failover",
     "kafka-brokers-across-azs",
     "network-high-availability",

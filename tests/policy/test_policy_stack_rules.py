@@ -156,6 +156,7 @@ def test_every_stack_policy_is_tested() -> None:
         "public-ingress-on-load-balancer-only",
         "http-redirects-to-https",
         "database-multi-az",
+        "database-cross-region-backup",
         "ecs-service-autoscaled",
     }
     assert set(POLICIES) == tested
@@ -167,3 +168,61 @@ def test_required_tags_from_provider_default_tags_alone() -> None:
     provider = {"defaultTags": json.dumps({"tags": tags})}
     assert check_resource(policy, "aws:ecs/service:Service", {}, provider_props=provider) == []
     assert check_resource(policy, "aws:ecs/service:Service", {}, provider_props={}) != []
+
+
+INSTANCE = "aws:rds/instance:Instance"
+REPLICATION = "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"
+PLAN = "aws:backup/plan:Plan"
+SELECTION = "aws:backup/selection:Selection"
+HOME = {"region": "eu-west-1"}
+
+
+def _replicated(dr_region: str) -> list[Res]:
+    return [
+        Res(INSTANCE, "db", {"multiAz": True}, provider_props=HOME),
+        Res(REPLICATION, "copy", {"retentionPeriod": 7.0}, deps=("db",), provider_props={"region": dr_region}),
+    ]
+
+
+def test_instance_with_backups_replicated_to_another_region_passes() -> None:
+    assert check_stack(POLICIES["database-cross-region-backup"], _replicated("eu-central-1")) == []
+
+
+def test_instance_without_a_cross_region_copy_fails() -> None:
+    stack = [Res(INSTANCE, "db", {"multiAz": True}, provider_props=HOME)]
+    found = check_stack(POLICIES["database-cross-region-backup"], stack)
+    assert [urn for urn, _ in found] == [stack[0].urn]
+
+
+def test_instance_replicated_within_its_own_region_fails() -> None:
+    found = check_stack(POLICIES["database-cross-region-backup"], _replicated("eu-west-1"))
+    assert len(found) == 1 and "within eu-west-1" in found[0][1]
+
+
+def test_read_replica_needs_no_copy_of_its_own() -> None:
+    stack = [Res(INSTANCE, "replica", {"replicateSourceDb": "db"}, provider_props=HOME)]
+    assert check_stack(POLICIES["database-cross-region-backup"], stack) == []
+
+
+def _aurora_backed_up(rules: object) -> list[Res]:
+    return [
+        Res(CLUSTER, "aurora", {"engine": "aurora-postgresql"}),
+        Res(PLAN, "plan", {"rules": rules}),
+        Res(SELECTION, "selection", {}, deps=("aurora", "plan")),
+    ]
+
+
+def test_aurora_with_a_backup_plan_copying_elsewhere_passes() -> None:
+    vault = "arn:aws:backup:eu-central-1:123456789012:backup-vault:v"
+    rules = [{"ruleName": "r", "copyActions": [{"destinationVaultArn": vault}]}]
+    assert check_stack(POLICIES["database-cross-region-backup"], _aurora_backed_up(rules)) == []
+
+
+def test_aurora_with_a_plan_that_copies_nothing_fails() -> None:
+    stack = _aurora_backed_up([{"ruleName": "r"}])
+    found = check_stack(POLICIES["database-cross-region-backup"], stack)
+    assert [urn for urn, _ in found] == [stack[0].urn]
+
+
+def test_aurora_with_rules_unknown_in_preview_is_not_reported() -> None:
+    assert check_stack(POLICIES["database-cross-region-backup"], _aurora_backed_up(UNKNOWN_ARRAY)) == []
