@@ -11,6 +11,7 @@ from components.cluster import Cluster, ClusterArgs
 from components.config import load_config
 from components.data_endpoints import DataEndpoints
 from components.database import Database, DatabaseArgs
+from components.deploy_freeze import DeployFreezeArgs, FreezeWindow, deploy_freeze_hook
 from components.disaster_recovery import DatabaseBackupCopy, DatabaseBackupCopyArgs
 from components.image import ServiceImage, ServiceImageArgs
 from components.jwt_key import JwtSigningKey, JwtSigningKeyArgs
@@ -201,6 +202,16 @@ routing = ServiceRoutingArgs(
     infrastructure_role_arn=alb.infrastructure_role_arn,
 )
 services = {}
+# No new task definition reaches a service while a sale window is in progress (unless allowed for the run).
+freeze_windows = [FreezeWindow.local(w.name, w.start, w.end, w.timezone, w.lead_minutes) for w in cfg.sale_windows]
+freeze = pulumi.ResourceHookBinding(
+    before_update=[
+        deploy_freeze_hook(
+            f"{cfg.stack}-deploy-freeze",
+            DeployFreezeArgs(windows=freeze_windows, allow_during_sale=cfg.deploy.allow_during_sale),
+        )
+    ]
+)
 for svc in cfg.services:
     service = FargateService(
         f"{cfg.stack}-{svc.name}",
@@ -223,6 +234,7 @@ for svc in cfg.services:
             jwt_secret_arn=jwt_key.secret_arn,
             alarm_topic_arn=alarms.topic_arn,
             routing=routing if svc.is_web else None,
+            service_hooks=freeze,
         ),
         opts=opts,
     )

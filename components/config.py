@@ -198,6 +198,7 @@ class DeployConfig:
     bake_time_minutes: int
     canary_percent: float
     linear_step_percent: float
+    allow_during_sale: bool  # lifts the deploy freeze for one run (components/deploy_freeze.py)
 
 
 @dataclass(frozen=True)
@@ -968,6 +969,7 @@ def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: st
             bake_time_minutes=r.integer("deploy.bakeTimeMinutes", 0, 1440),
             canary_percent=r.number("deploy.canaryPercent", 0.1, 100),
             linear_step_percent=r.number("deploy.linearStepPercent", 3, 100),
+            allow_during_sale=r.boolean("deploy.allowDuringSale"),
         ),
         autoscaling=AutoscalingConfig(
             cpu_target_percent=r.integer("autoscaling.cpuTargetPercent", 10, 95),

@@ -61,6 +61,8 @@ class FargateServiceArgs:
     jwt_secret_arn: pulumi.Input[str]
     alarm_topic_arn: pulumi.Input[str]
     routing: ServiceRoutingArgs | None = None  # required for web services
+    # Hooks bound to the ECS service itself (the deploy freeze: components/deploy_freeze.py).
+    service_hooks: pulumi.ResourceHookBinding | None = None
 
 
 def deployment_configuration(deploy: DeployConfig, load_balanced: bool) -> aws.ecs.ServiceDeploymentConfigurationArgs:
@@ -225,6 +227,7 @@ class FargateService(pulumi.ComponentResource):
                 # desiredCount belongs to autoscaling; after each blue/green deployment ECS swaps which
                 # target group is production, so the declared blue/green pair must not be re-asserted.
                 ignore_changes=["desiredCount", "loadBalancers"],
+                hooks=args.service_hooks,
             ),
         )
 

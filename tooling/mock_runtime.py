@@ -39,6 +39,7 @@ class RecordedResource:
     provider: str
     delete_before_replace: bool = False
     retain_on_delete: bool = False
+    before_update_hooks: tuple[str, ...] = ()  # names of the resource hooks bound to run before an update
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     provider=request.provider,
                     delete_before_replace=bool(request.deleteBeforeReplace),
                     retain_on_delete=bool(request.retainOnDelete),
+                    before_update_hooks=tuple(request.hooks.before_update),
                 )
             )
         return response
