@@ -167,7 +167,8 @@ def test_ecs_infrastructure_role_is_trusted_by_ecs_with_the_lb_policy(run: Progr
     (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
     assert statement["Principal"] == {"Service": "ecs.amazonaws.com"}
     attachment = run.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", f"{cfg.stack}-edge-ecs-infrastructure")
-    assert attachment.inputs["policyArn"].endswith("/AmazonECSInfrastructureRolePolicyForLoadBalancers")
+    # Pinned whole: the same name under service-role/ does not exist and AttachRolePolicy fails.
+    assert attachment.inputs["policyArn"] == "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
     assert attachment.inputs["role"] == role.inputs.get("name", role.name)
 
 
