@@ -513,7 +513,7 @@ def _database(r: _Reader) -> DatabaseConfig:
     version = r.string(
         "database.engineVersion",
         re.compile(r"^1[6-9](\.\d+)?$"),
-        "must be a PostgreSQL 16 or later version such as 16.8",
+        "must be a PostgreSQL major version (16 or later, e.g. 16) or major.minor (e.g. 16.11)",
     )
     min_acu = r.number("database.auroraMinAcu", 0, 256)
     max_acu = r.number("database.auroraMaxAcu", 1, 256)

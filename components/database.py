@@ -1,7 +1,8 @@
 """Database: PostgreSQL on RDS (16.x, gp3) or Aurora Serverless v2, chosen by `database.engine`.
 
 Either way: isolated subnets, the database security group only, a customer KMS key, the master
-password managed by RDS in Secrets Manager, IAM auth, Performance Insights, TLS forced, slow
+password managed by RDS in Secrets Manager (the service logs in with that master secret; IAM database
+authentication is switched on but nothing uses it yet), Performance Insights, TLS forced, slow
 statements logged to a log group with retention, and protection in prod. An optional RDS Proxy caps
 the connections that Fargate scale-out multiplies.
 """
@@ -57,6 +58,12 @@ class Database(pulumi.ComponentResource):
         cfg = args.config
         self._name, self._args = name, args
         child = pulumi.ResourceOptions(parent=self)
+        # engine_version is the major version by default ("16"): RDS creates the current minor and
+        # auto_minor_version_upgrade moves it on. On refresh the provider keeps the configured "16" while
+        # the actual version starts with "16." (compareActualEngineVersion in terraform-provider-aws
+        # internal/service/rds, used by both instance and cluster), so an upgraded database shows no diff;
+        # a pinned minor (16.8) would read back as 16.11 and plan a downgrade. The parameter-group family
+        # follows the major version.
         major = cfg.engine_version.split(".")[0]
 
         self._key = data_key(
