@@ -50,11 +50,17 @@ class Alarms(pulumi.ComponentResource):
         cfg, data = args.config, args.data
 
         topic = aws.sns.Topic(
-            f"{name}-topic", name=f"{args.prefix}alarms", kms_master_key_id="alias/aws/sns", opts=child
+            f"{name}-topic", name=f"{args.prefix}alarms", kms_master_key_id=self._topic_key(name).arn, opts=child
         )
         for i, email in enumerate(cfg.emails):
+            # Keyed by address: removing one address leaves the others (and their confirmations) alone.
+            # The alias adopts the subscription the index-named version created (same list, first deploy).
             aws.sns.TopicSubscription(
-                f"{name}-email-{i}", topic=topic.arn, protocol="email", endpoint=email, opts=child
+                f"{name}-email-{email}",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=email,
+                opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=f"{name}-email-{i}")]),
             )
         self.topic_arn = topic.arn
         common = notify(topic.arn, child)
@@ -209,3 +215,41 @@ class Alarms(pulumi.ComponentResource):
         )
         self.alarm_names = pulumi.Output.all(*[a.name for a in alarms])
         self.register_outputs({"topicArn": self.topic_arn, "alarmNames": self.alarm_names})
+
+    def _topic_key(self, name: str) -> aws.kms.Key:
+        """A customer key for the topic: CloudWatch cannot use the AWS managed alias/aws/sns key, so
+        alarm notifications to a topic on it are dropped. CloudWatch needs kms:Decrypt and
+        kms:GenerateDataKey* in the key policy (docs.aws.amazon.com/sns/latest/dg/
+        sns-key-management.html#compatibility-with-aws-services); the account keeps administration."""
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account = aws.get_caller_identity_output(opts=invoke).account_id
+        partition = aws.get_partition_output(opts=invoke).partition
+        policy = pulumi.Output.json_dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "AccountAdministersTheKey",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": pulumi.Output.concat("arn:", partition, ":iam::", account, ":root")},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    },
+                    {
+                        "Sid": "CloudWatchAlarmsPublishToTheTopic",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                        "Resource": "*",
+                    },
+                ],
+            }
+        )
+        return aws.kms.Key(
+            f"{name}-topic-key",
+            description=f"{name}: alarm topic (CloudWatch alarms publish to it)",
+            enable_key_rotation=True,
+            deletion_window_in_days=7,
+            policy=policy,
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -39,6 +39,7 @@ class RecordedResource:
     provider: str
     delete_before_replace: bool = False
     retain_on_delete: bool = False
+    alias_names: tuple[str, ...] = ()  # the names of the resource's aliases (its former names)
 
 
 @dataclass(frozen=True)
@@ -93,9 +94,15 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     provider=request.provider,
                     delete_before_replace=bool(request.deleteBeforeReplace),
                     retain_on_delete=bool(request.retainOnDelete),
+                    alias_names=tuple(_alias_name(a) for a in request.aliases),
                 )
             )
         return response
+
+
+def _alias_name(alias) -> str:
+    """An alias arrives as a spec (name, ...) or as a whole URN (name after the last `::`)."""
+    return alias.spec.name if alias.HasField("spec") else alias.urn.rsplit("::", 1)[-1]
 
 
 def run_program(stack: str, overrides: dict[str, Any] | None = None, quiet: bool = True) -> ProgramRun:
