@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -175,12 +176,33 @@ class WafConfig:
     managed_common_rules: bool
 
 
+# How long `pulumi up` may wait for one ECS deployment (wait_for_steady_state): starting and health-
+# checking the green fleet takes up to the provider's default 20 minutes; traffic shifts and bakes add to it.
+DEPLOY_START_MINUTES = 20
+# Longer than this, `pulumi up` holds the stack's lock (and the CI job) for hours: use fewer, longer steps.
+MAX_DEPLOY_MINUTES = 180
+
+
 @dataclass(frozen=True)
 class DeployConfig:
     strategy: str
     bake_time_minutes: int
     canary_percent: float
     linear_step_percent: float
+
+    def shift_minutes(self, strategy: str) -> int:
+        """Traffic shifting and baking of one deployment: CANARY bakes the canary then the whole; LINEAR
+        bakes after each of its ceil(100 / step) steps and once more at the end (an upper bound)."""
+        bake = self.bake_time_minutes
+        if strategy == "CANARY":
+            return 2 * bake
+        if strategy == "LINEAR":
+            return (math.ceil(100 / self.linear_step_percent) + 1) * bake
+        return bake
+
+    def timeout_minutes(self, strategy: str) -> int:
+        """The ECS service's create/update timeout for `strategy`."""
+        return DEPLOY_START_MINUTES + self.shift_minutes(strategy)
 
 
 @dataclass(frozen=True)
@@ -829,6 +851,29 @@ def _to_local_datetime(value: Any) -> datetime:
     return parsed.replace(second=0, microsecond=0)
 
 
+def _deploy(r: _Reader, strategy: str) -> DeployConfig:
+    deploy = DeployConfig(
+        strategy=strategy,
+        bake_time_minutes=r.integer("deploy.bakeTimeMinutes", 0, 1440),
+        canary_percent=r.number("deploy.canaryPercent", 0.1, 100),
+        linear_step_percent=r.number("deploy.linearStepPercent", 3, 100),
+    )
+    if _INVALID in (strategy, deploy.bake_time_minutes, deploy.linear_step_percent):
+        return deploy
+    minutes = deploy.timeout_minutes(strategy)
+    if minutes > MAX_DEPLOY_MINUTES:
+        keys = "deploy.bakeTimeMinutes" + (" and deploy.linearStepPercent" if strategy == "LINEAR" else "")
+        r.fail(
+            "deploy.strategy",
+            strategy,
+            f"with deploy.bakeTimeMinutes = {deploy.bake_time_minutes}"
+            + (f" and deploy.linearStepPercent = {deploy.linear_step_percent:g}" if strategy == "LINEAR" else "")
+            + f" one deployment takes up to {minutes} minutes, longer than `pulumi up` may wait "
+            f"({MAX_DEPLOY_MINUTES}); lower {keys}",
+        )
+    return deploy
+
+
 def _alarms(r: _Reader) -> AlarmsConfig:
     emails = r.string_list("alarms.emails")
     if emails is not _INVALID:
@@ -910,12 +955,7 @@ def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: st
             rate_limit_per_5min=r.integer("waf.rateLimitPer5Min", 10, 2_000_000_000),
             managed_common_rules=r.boolean("waf.managedCommonRules"),
         ),
-        deploy=DeployConfig(
-            strategy=strategy,
-            bake_time_minutes=r.integer("deploy.bakeTimeMinutes", 0, 1440),
-            canary_percent=r.number("deploy.canaryPercent", 0.1, 100),
-            linear_step_percent=r.number("deploy.linearStepPercent", 3, 100),
-        ),
+        deploy=_deploy(r, strategy),
         autoscaling=AutoscalingConfig(
             cpu_target_percent=r.integer("autoscaling.cpuTargetPercent", 10, 95),
             memory_target_percent=r.integer("autoscaling.memoryTargetPercent", 10, 95),

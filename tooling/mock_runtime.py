@@ -40,6 +40,7 @@ class RecordedResource:
     delete_before_replace: bool = False
     retain_on_delete: bool = False
     alias_names: tuple[str, ...] = ()  # the names of the resource's aliases (its former names)
+    custom_timeouts: tuple[tuple[str, str], ...] = ()  # (operation, duration) pairs that were set
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,11 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     delete_before_replace=bool(request.deleteBeforeReplace),
                     retain_on_delete=bool(request.retainOnDelete),
                     alias_names=tuple(_alias_name(a) for a in request.aliases),
+                    custom_timeouts=tuple(
+                        (op, getattr(request.customTimeouts, op))
+                        for op in ("create", "update", "delete")
+                        if getattr(request.customTimeouts, op)
+                    ),
                 )
             )
         return response

@@ -189,3 +189,28 @@ def test_waf_rate_limits_per_ip_and_adds_common_rules_where_configured(run: Prog
     assert association.inputs["resourceArn"] == arn_of(load_balancer(run))
     assert association.inputs["webAclArn"] == arn_of(acl)
     assert id_of(acl)
+
+
+def test_a_new_certificate_reaches_the_ecs_service(https_run: ProgramRun) -> None:
+    """Giving a stack a certificate replaces its listeners and so the production rule: the service must
+    take the new rule ARN. Only the target-group pair ECS swaps after a deployment may be ignored."""
+    https = next(r for r in https_run.of_type(LISTENER) if r.inputs["port"] == 443)
+    services = [r for r in https_run.of_type("aws:ecs/service:Service") if r.inputs.get("loadBalancers")]
+    assert services
+    for service in services:
+        parent = https_run.by_urn(service.parent)
+        production = child(https_run, parent, LISTENER_RULE, "production-rule")
+        assert production.inputs["listenerArn"] == arn_of(https)
+        (lb,) = service.inputs["loadBalancers"]
+        assert lb["advancedConfiguration"]["productionListenerRule"] == arn_of(production)
+        tracked = ("productionListenerRule", "testListenerRule", "roleArn")
+        for path in service.ignore_changes:
+            for field in tracked:
+                full = f"loadBalancers[0].advancedConfiguration.{field}"
+                assert not (full == path or full.startswith(f"{path}.") or full.startswith(f"{path}[")), (
+                    f"ignore_changes {path!r} hides {field}"
+                )
+        assert set(service.ignore_changes) >= {
+            "loadBalancers[0].targetGroupArn",
+            "loadBalancers[0].advancedConfiguration.alternateTargetGroupArn",
+        }

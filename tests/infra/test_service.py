@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from components.config import ConfigError, ServiceConfig, StackConfig
+from components.config import DEPLOY_START_MINUTES, MAX_DEPLOY_MINUTES, ConfigError, ServiceConfig, StackConfig
 from tests.infra.compute import (
     ROLE,
     TARGET_GROUP,
@@ -226,7 +226,54 @@ def test_deployments_are_blue_green_with_rollback(run: ProgramRun, cfg: StackCon
             a.inputs["name"] for a in children(run, component(run, svc), "aws:cloudwatch/metricAlarm:MetricAlarm")
         )
         assert sorted(alarms["alarmNames"]) == own and own
-        assert {"desiredCount", "loadBalancers"} <= set(service.ignore_changes)
+        assert "desiredCount" in service.ignore_changes
+
+
+def test_capacity_mix_changes_deploy(run: ProgramRun, cfg: StackConfig) -> None:
+    """The provider refuses to update capacity_provider_strategies without force_new_deployment."""
+    for svc in services_in(cfg):
+        service = ecs_service(run, svc).inputs
+        assert service["capacityProviderStrategies"]
+        assert service["forceNewDeployment"] is True
+
+
+def test_pulumi_up_waits_as_long_as_the_rollout_takes(run: ProgramRun, cfg: StackConfig) -> None:
+    for svc in services_in(cfg):
+        service = ecs_service(run, svc)
+        strategy = service.inputs["deploymentConfiguration"]["strategy"]
+        minutes = cfg.deploy.timeout_minutes(strategy)
+        assert minutes >= DEPLOY_START_MINUTES + cfg.deploy.bake_time_minutes
+        assert dict(service.custom_timeouts) == {"create": f"{minutes}m", "update": f"{minutes}m"}
+
+
+def test_linear_rollout_timeout_covers_every_step(stack: str) -> None:
+    """25% steps with a 10-minute bake: 4 steps and a final bake, 50 minutes besides starting tasks."""
+    run = run_program(
+        stack,
+        overrides={
+            "flashsale:deploy.strategy": "LINEAR",
+            "flashsale:deploy.linearStepPercent": "25",
+            "flashsale:deploy.bakeTimeMinutes": 10,
+        },
+    )
+    web = [r for r in run.of_type("aws:ecs/service:Service") if r.inputs.get("loadBalancers")]
+    assert web
+    for service in web:
+        assert service.inputs["deploymentConfiguration"]["strategy"] == "LINEAR"
+        assert dict(service.custom_timeouts)["update"] == f"{DEPLOY_START_MINUTES + 50}m"
+
+
+def test_rollouts_longer_than_pulumi_may_wait_are_refused(stack: str) -> None:
+    too_long = {
+        "flashsale:deploy.strategy": "LINEAR",
+        "flashsale:deploy.linearStepPercent": "5",
+        "flashsale:deploy.bakeTimeMinutes": 10,
+    }
+    with pytest.raises(ConfigError) as err:
+        run_program(stack, overrides=too_long)
+    (problem,) = err.value.problems
+    assert problem.startswith("flashsale:deploy.strategy = 'LINEAR': with deploy.bakeTimeMinutes = 10")
+    assert "deploy.linearStepPercent = 5" in problem and f"({MAX_DEPLOY_MINUTES})" in problem
 
 
 def test_web_services_wire_both_target_groups_rules_and_infrastructure_role(run: ProgramRun, cfg: StackConfig) -> None:
