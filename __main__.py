@@ -20,6 +20,11 @@ from components.service import FargateService, FargateServiceArgs, ServiceRoutin
 from components.web_firewall import WebFirewall, WebFirewallArgs
 
 cfg = load_config()
+for window in cfg.ended_sale_windows:
+    pulumi.log.warn(
+        f"sale window {window.name} ended {window.end:%Y-%m-%dT%H:%M} {window.timezone}: not deployed; "
+        f"remove it from flashsale:saleWindows"
+    )
 
 # One explicit provider: its default tags reach every AWS resource, awsx's included.
 provider = aws.Provider(
@@ -205,6 +210,7 @@ for svc in cfg.services:
             service=svc,
             config=cfg.autoscaling,
             sale_windows=cfg.sale_windows,
+            deployed_at=cfg.evaluated_at,
             cluster_name=cluster.name,
             service_name=service.service_name,
             requests=(

@@ -13,8 +13,8 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from difflib import get_close_matches
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -255,6 +255,16 @@ class SaleWindow:
     def scale_up_at(self) -> datetime:
         return self.start - timedelta(minutes=self.lead_minutes)
 
+    def _local(self, moment: datetime) -> datetime:
+        return moment.replace(tzinfo=ZoneInfo(self.timezone))
+
+    def has_ended(self, now: datetime) -> bool:
+        return self._local(self.end) <= now
+
+    def floor_is_up(self, now: datetime) -> bool:
+        """The lead time has started and the sale has not ended: the raised floor applies now."""
+        return self._local(self.scale_up_at) <= now < self._local(self.end)
+
 
 @dataclass(frozen=True)
 class StackConfig:
@@ -276,7 +286,9 @@ class StackConfig:
     autoscaling: AutoscalingConfig
     alarms: AlarmsConfig
     services: tuple[ServiceConfig, ...]
-    sale_windows: tuple[SaleWindow, ...]
+    sale_windows: tuple[SaleWindow, ...]  # those not yet ended at evaluated_at: the ones deployed
+    ended_sale_windows: tuple[SaleWindow, ...]  # configured but over: not deployed, the plan warns
+    evaluated_at: datetime  # the deploy's clock (UTC): which windows ended, which floors are up now
 
     @property
     def is_prod(self) -> bool:
@@ -804,6 +816,13 @@ def _sale_windows(r: _Reader, services: tuple[ServiceConfig, ...]) -> tuple[Sale
                         min_tasks,
                         f"must be <= maxTasks of service {name} ({svc.max_tasks})",
                     )
+                if svc and svc.min_tasks is not _INVALID and min_tasks < svc.min_tasks:
+                    # The window raises the floor: below the service's own it would lower it for the sale.
+                    r.fail(
+                        f"{key}.minTasks",
+                        min_tasks,
+                        f"must be >= minTasks of service {name} ({svc.min_tasks}): a window raises the floor",
+                    )
         windows.append(
             SaleWindow(
                 name=item.string("name", _NAME, "must be lowercase letters, digits and '-', at most 24 characters"),
@@ -891,8 +910,17 @@ def _alarms(r: _Reader) -> AlarmsConfig:
 # --------------------------------------------------------------------------------------------
 
 
-def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: str | None) -> StackConfig:
-    """Validate raw `flashsale:*` values (keys without the namespace) into a StackConfig."""
+def utc_now() -> datetime:
+    """The deploy's clock. parse_config takes `now` instead, so tests never depend on today's date."""
+    return datetime.now(UTC)
+
+
+def parse_config(
+    raw: Mapping[str, Any], *, project: str, stack: str, region: str | None, now: datetime | None = None
+) -> StackConfig:
+    """Validate raw `flashsale:*` values (keys without the namespace) into a StackConfig, as of `now`
+    (default: utc_now()), which decides the sale windows that have ended."""
+    now = now or utc_now()
     r = _Reader(raw)
     if not region:
         r.problems.append("aws:region is missing: set it in the stack file, e.g. aws:region: eu-west-1")
@@ -965,8 +993,11 @@ def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: st
         ),
         alarms=_alarms(r),
         services=services,
-        sale_windows=_sale_windows(r, services),
+        sale_windows=(),
+        ended_sale_windows=(),
+        evaluated_at=now,
     )
+    windows = _sale_windows(r, services)
     if cfg.environment == "prod":
         _prod_rules(r, cfg)
     for key in sorted(set(raw) - r.read):
@@ -974,7 +1005,11 @@ def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: st
         r.fail(key, raw[key], "unknown key" + (f" (did you mean {NAMESPACE}:{hint[0]}?)" if hint else ""))
     if r.problems:
         raise ConfigError(r.problems)
-    return cfg
+    return replace(
+        cfg,
+        sale_windows=tuple(w for w in windows if not w.has_ended(now)),
+        ended_sale_windows=tuple(w for w in windows if w.has_ended(now)),
+    )
 
 
 def _prod_rules(r: _Reader, cfg: StackConfig) -> None:
@@ -1011,7 +1046,7 @@ def _prod_rules(r: _Reader, cfg: StackConfig) -> None:
         )
 
 
-def load_config() -> StackConfig:
+def load_config(now: datetime | None = None) -> StackConfig:
     """Read the stack's `flashsale:*` configuration once, through the Pulumi runtime."""
     import pulumi
     from pulumi.runtime.config import CONFIG, get_config_env
@@ -1021,5 +1056,9 @@ def load_config() -> StackConfig:
     prefix = f"{NAMESPACE}:"
     raw = {k[len(prefix) :]: v for k, v in everything.items() if k.startswith(prefix)}
     return parse_config(
-        raw, project=pulumi.get_project(), stack=pulumi.get_stack(), region=pulumi.Config("aws").get("region")
+        raw,
+        project=pulumi.get_project(),
+        stack=pulumi.get_stack(),
+        region=pulumi.Config("aws").get("region"),
+        now=now,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -145,6 +146,36 @@ def test_sale_window_rules() -> None:
     assert any(p.startswith("flashsale:saleWindows[0].end") and "must be after start" in p for p in found)
     assert any(p.startswith("flashsale:saleWindows[0].timezone = 'Mars/Olympus'") for p in found)
     assert "flashsale:saleWindows[0].minTasks = 99: must be <= maxTasks of service api (10)" in found
+
+
+def test_sale_window_min_tasks_must_lie_between_the_services_floor_and_ceiling() -> None:
+    window = {"name": "bf", "start": "2030-11-29T09:00", "end": "2030-11-29T13:00", "minTasks": 1,
+              "services": ["api"]}  # fmt: skip
+    # dev's api runs at least 2 tasks (Pulumi.yaml): a window of 1 would lower its floor for the sale.
+    assert one_problem(saleWindows=[window]) == (
+        "flashsale:saleWindows[0].minTasks = 1: must be >= minTasks of service api (2): a window raises the floor"
+    )
+
+
+def test_ended_windows_are_kept_apart_as_of_the_injected_clock() -> None:
+    windows = [
+        {"name": "past", "start": "2026-11-27T09:00", "end": "2026-11-27T13:00", "timezone": "Europe/Berlin",
+         "minTasks": 4},
+        {"name": "future", "start": "2026-12-04T09:00", "end": "2026-12-04T13:00", "minTasks": 4},
+    ]  # fmt: skip
+    raw = raw_for("dev", saleWindows=windows)
+
+    def parsed(now: str) -> StackConfig:
+        return parse_config(
+            raw, project="flashsale", stack="dev", region="eu-west-1", now=datetime.fromisoformat(now)
+        )
+
+    # 13:00 in Berlin is 12:00 UTC: one minute before, "past" is still on.
+    assert [w.name for w in parsed("2026-11-27T11:59+00:00").sale_windows] == ["past", "future"]
+    later = parsed("2026-11-27T12:00+00:00")
+    assert [w.name for w in later.sale_windows] == ["future"]
+    assert [w.name for w in later.ended_sale_windows] == ["past"]
+    assert later.evaluated_at == datetime(2026, 11, 27, 12, tzinfo=UTC)
 
 
 def test_unknown_key_suggests_the_declared_one() -> None:
