@@ -166,9 +166,7 @@ def test_ended_windows_are_kept_apart_as_of_the_injected_clock() -> None:
     raw = raw_for("dev", saleWindows=windows)
 
     def parsed(now: str) -> StackConfig:
-        return parse_config(
-            raw, project="flashsale", stack="dev", region="eu-west-1", now=datetime.fromisoformat(now)
-        )
+        return parse_config(raw, project="flashsale", stack="dev", region="eu-west-1", now=datetime.fromisoformat(now))
 
     # 13:00 in Berlin is 12:00 UTC: one minute before, "past" is still on.
     assert [w.name for w in parsed("2026-11-27T11:59+00:00").sale_windows] == ["past", "future"]
