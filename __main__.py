@@ -121,6 +121,8 @@ data = DataEndpoints(
     kafka_topic_names=tuple(kafka.topic_names),
     database_secret_kms_key_arn=database.kms_key_arn,
     cache_secret_kms_key_arn=cache.kms_key_arn,
+    database_proxy=database.proxy_endpoint is not None,
+    database_read_host=database.reader_endpoint,
 )
 image = ServiceImage(
     f"{cfg.stack}-image", ServiceImageArgs(config=cfg.image, force_delete=not cfg.protect_data), opts=opts

@@ -50,6 +50,7 @@ class Database(pulumi.ComponentResource):
     username: str
     secret_arn: pulumi.Output[str]
     proxy_endpoint: pulumi.Output[str] | None
+    reader_endpoint: pulumi.Output[str] | None  # Aurora with readers only
     kms_key_arn: pulumi.Output[str]
     alarm_dimensions: dict[str, pulumi.Output[str]]
 
@@ -85,6 +86,7 @@ class Database(pulumi.ComponentResource):
         ]
         self.db_name, self.username = cfg.name, cfg.username
         self.kms_key_arn = self._key.arn
+        self.reader_endpoint = None
         if cfg.engine == AURORA:
             self._aurora(major, params)
         else:
@@ -100,6 +102,7 @@ class Database(pulumi.ComponentResource):
                 "username": self.username,
                 "secretArn": self.secret_arn,
                 "proxyEndpoint": self.proxy_endpoint,
+                "readerEndpoint": self.reader_endpoint,
                 "kmsKeyArn": self.kms_key_arn,
                 "alarmDimensions": self.alarm_dimensions,
             }
@@ -221,6 +224,9 @@ class Database(pulumi.ComponentResource):
         # The proxy can serve the cluster only once it has instances.
         self._target = ({"db_cluster_identifier": cluster.cluster_identifier}, [writer, *readers])
         self.endpoint = cluster.endpoint
+        if readers:
+            # Load-balanced over the readers: the service's availability and counter reads go there.
+            self.reader_endpoint = cluster.reader_endpoint
         self.port = cluster.port
         self.secret_arn = cluster.master_user_secrets.apply(lambda s: s[0].secret_arn)
         self.alarm_dimensions = {"DBClusterIdentifier": cluster.cluster_identifier}

@@ -91,6 +91,24 @@ def test_thresholds_come_from_the_stack(run: ProgramRun, cfg: StackConfig) -> No
         assert found[f"{prefix}{svc.name}-p99-latency"]["threshold"] == cfg.alarms.p99_latency_ms / 1000
 
 
+# Memory of the instance classes the stacks use, GiB (RDS DB instance classes, hardware specifications).
+INSTANCE_MEMORY_GIB = {"db.t4g.micro": 1, "db.m7g.large": 8}
+
+
+def test_proxied_database_connection_alarm_means_an_exhausted_pool(run: ProgramRun, cfg: StackConfig) -> None:
+    """Behind RDS Proxy the database holds the proxy's pool, capped at max_connections_percent of
+    PostgreSQL's max_connections (RDS default LEAST(DBInstanceClassMemory/9531392, 5000)). The alarm
+    must fire as that pool nears its cap (from 70% of it), not at a per-task count far below."""
+    threshold = alarms(run)[f"{run.outputs['alarmPrefix']}db-connections"]["threshold"]
+    if not (cfg.database.proxy and cfg.database.engine == "postgres"):
+        assert threshold == cfg.alarms.database_connections
+        return
+    max_connections = min(INSTANCE_MEMORY_GIB[cfg.database.instance_class] * 2**30 // 9531392, 5000)
+    pool = run.one("aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup").inputs["connectionPoolConfig"]
+    cap = max_connections * pool["maxConnectionsPercent"] / 100
+    assert 0.7 * cap <= threshold < cap, f"db-connections threshold {threshold} vs the proxy's cap {cap:.0f}"
+
+
 def test_data_alarms_watch_the_data_tier(run: ProgramRun, cfg: StackConfig) -> None:
     found, prefix = alarms(run), run.outputs["alarmPrefix"]
     database = found[f"{prefix}db-cpu"]

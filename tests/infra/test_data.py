@@ -234,6 +234,17 @@ def test_refresh_after_an_automatic_minor_upgrade_shows_no_diff(
     assert refreshed_engine_version("16.8", "16.11") == "16.11"  # the old pinned default: a downgrade diff
 
 
+# Seed 003 (the ticketing reference stack) plans Aurora Serverless v2 at 2-64 ACU for a sale.
+SALE_ACU = (2, 64)
+
+
+def test_prod_aurora_capacity_fits_the_sale(cfg: StackConfig) -> None:
+    if not cfg.is_prod:
+        assert cfg.database.aurora_min_acu <= cfg.database.aurora_max_acu
+        return
+    assert cfg.database.aurora_min_acu >= SALE_ACU[0] and cfg.database.aurora_max_acu >= SALE_ACU[1]
+
+
 def test_database_outputs(run: ProgramRun, cfg: StackConfig) -> None:
     assert run.outputs["databaseEndpoint"]
     assert run.outputs["databasePort"] == 5432

@@ -20,6 +20,7 @@ from tests.infra.compute import (
     policy_documents,
     services_in,
 )
+from tooling.mock_outputs import resource_outputs
 from tooling.mock_runtime import ProgramRun, RecordedResource, run_program
 
 DATABASE_ENV = {"DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "DB_LOGIN_ARN"}
@@ -105,7 +106,7 @@ def test_task_definition_follows_the_runtime_contract(run: ProgramRun, cfg: Stac
             assert c["readonlyRootFilesystem"] is True
             assert c["user"].split(":")[0] not in ("", "0", "root")
             env = {e["name"]: e["value"] for e in c["environment"]}
-            assert set(env) == ENVIRONMENT[command], c["name"]
+            assert set(env) == ENVIRONMENT[command] | ({"DB_PROXY"} if cfg.database.proxy else set()), c["name"]
             # The rotating password is read by the app per connection: only the ARN, in plain environment.
             assert env["DB_LOGIN_ARN"] == run.outputs["databaseSecretArn"] and env["DB_SSLMODE"] == "require"
             secrets = _secrets(c)
@@ -227,6 +228,31 @@ def test_deployments_are_blue_green_with_rollback(run: ProgramRun, cfg: StackCon
         )
         assert sorted(alarms["alarmNames"]) == own and own
         assert "desiredCount" in service.ignore_changes
+
+
+def test_every_database_client_knows_when_it_talks_to_rds_proxy(run: ProgramRun, cfg: StackConfig) -> None:
+    """Named prepared statements pin RDS Proxy sessions: the app turns them off on DB_PROXY=true."""
+    for svc in services_in(cfg):
+        for c in containers(run, svc).values():
+            env = {e["name"]: e["value"] for e in c["environment"]}
+            assert env.get("DB_PROXY") == ("true" if cfg.database.proxy else None), c["name"]
+            if cfg.database.proxy:
+                assert env["DB_HOST"] == run.outputs["databaseProxyEndpoint"]
+
+
+def test_aurora_readers_serve_the_apis_reads(stack: str, cfg: StackConfig) -> None:
+    for readers in (1,) if cfg.is_prod else (1, 0):  # prod refuses Aurora without a reader
+        run = run_program(
+            stack,
+            overrides={"flashsale:database.engine": "aurora-postgresql", "flashsale:database.auroraReaders": readers},
+        )
+        cluster = run.one("aws:rds/cluster:Cluster")
+        reader_endpoint = resource_outputs(cluster.type, cluster.name, cluster.inputs)[1]["readerEndpoint"]
+        for svc in services_in(cfg):
+            for c in containers(run, svc).values():
+                env = {e["name"]: e["value"] for e in c["environment"]}
+                expected = reader_endpoint if readers and c["command"][0] == "serve" else None
+                assert env.get("DB_READ_HOST") == expected, (readers, c["name"])
 
 
 def test_capacity_mix_changes_deploy(run: ProgramRun, cfg: StackConfig) -> None:
