@@ -30,6 +30,7 @@ SERVICE_KINDS = ("web", "worker")
 # The image's long-running commands (docs/runtime-contract.md), by the kind of service that runs them.
 SERVICE_COMMANDS = {"web": "serve", "worker": "relay"}
 IMAGE_PLATFORMS = ("linux/arm64", "linux/amd64")
+MSK_TOPIC_API_VERSION = (3, 6)
 MSK_MONITORING = ("DEFAULT", "PER_BROKER", "PER_TOPIC_PER_BROKER", "PER_TOPIC_PER_PARTITION")
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (
@@ -660,12 +661,17 @@ def _kafka(r: _Reader, az_count: int) -> KafkaConfig:
             max_size,
             f"must be > kafka.volumeSizeGb ({size}) for storage autoscaling",
         )
+    version = r.string(
+        "kafka.version",
+        re.compile(r"^[34]\.\d+\.(\d+|x)(\.kraft)?$"),
+        "must be an MSK Kafka version such as 3.8.x",
+    )
+    if version is not _INVALID and tuple(int(p) for p in version.split(".")[:2]) < MSK_TOPIC_API_VERSION:
+        # The topics are aws.msk.Topic, i.e. MSK's topic APIs, which need Kafka 3.6.0 or later:
+        # docs.aws.amazon.com/msk/latest/developerguide/msk-topic-operations-information.html
+        r.fail("kafka.version", version, "must be 3.6 or later: the topics are created through MSK's topic API")
     return KafkaConfig(
-        version=r.string(
-            "kafka.version",
-            re.compile(r"^[34]\.\d+\.(\d+|x)(\.kraft)?$"),
-            "must be an MSK Kafka version such as 3.8.x",
-        ),
+        version=version,
         instance_type=r.string(
             "kafka.instanceType",
             re.compile(r"^(kafka|express)\.[a-z0-9]+\.[a-z0-9]+$"),
