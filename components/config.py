@@ -173,7 +173,8 @@ class AlbConfig:
 
 @dataclass(frozen=True)
 class WafConfig:
-    rate_limit_per_5min: int
+    rate_limit_per_5min: int  # per buyer (bearer token)
+    ip_rate_limit_per_5min: int  # per client IP, which many buyers may share
     managed_common_rules: bool
 
 
@@ -876,6 +877,23 @@ def _to_local_datetime(value: Any) -> datetime:
     return parsed.replace(second=0, microsecond=0)
 
 
+def _waf(r: _Reader) -> WafConfig:
+    # WAF's RateLimit range (botocore wafv2 model: min 10, max 2,000,000,000).
+    per_buyer = r.integer("waf.rateLimitPer5Min", 10, 2_000_000_000)
+    per_ip = r.integer("waf.ipRateLimitPer5Min", 10, 2_000_000_000)
+    if _INVALID not in (per_buyer, per_ip) and per_ip < per_buyer:
+        r.fail(
+            "waf.ipRateLimitPer5Min",
+            per_ip,
+            f"must be >= waf.rateLimitPer5Min ({per_buyer}): one IP can carry many buyers (carrier NAT)",
+        )
+    return WafConfig(
+        rate_limit_per_5min=per_buyer,
+        ip_rate_limit_per_5min=per_ip,
+        managed_common_rules=r.boolean("waf.managedCommonRules"),
+    )
+
+
 def _deploy(r: _Reader, strategy: str) -> DeployConfig:
     deploy = DeployConfig(
         strategy=strategy,
@@ -985,10 +1003,7 @@ def parse_config(
             domain_name=domain or None,
             hosted_zone_id=zone or None,
         ),
-        waf=WafConfig(
-            rate_limit_per_5min=r.integer("waf.rateLimitPer5Min", 10, 2_000_000_000),
-            managed_common_rules=r.boolean("waf.managedCommonRules"),
-        ),
+        waf=_waf(r),
         deploy=_deploy(r, strategy),
         autoscaling=AutoscalingConfig(
             cpu_target_percent=r.integer("autoscaling.cpuTargetPercent", 10, 95),

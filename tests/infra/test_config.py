@@ -176,6 +176,13 @@ def test_ended_windows_are_kept_apart_as_of_the_injected_clock() -> None:
     assert later.evaluated_at == datetime(2026, 11, 27, 12, tzinfo=UTC)
 
 
+def test_per_ip_waf_limit_below_the_per_buyer_one_is_refused() -> None:
+    assert one_problem(waf__rateLimitPer5Min=2000, waf__ipRateLimitPer5Min=1000) == (
+        "flashsale:waf.ipRateLimitPer5Min = 1000: must be >= waf.rateLimitPer5Min (2000): "
+        "one IP can carry many buyers (carrier NAT)"
+    )
+
+
 def test_unknown_key_suggests_the_declared_one() -> None:
     raw = raw_for("dev")
     raw["network.azcount"] = "3"

@@ -178,8 +178,9 @@ def test_waf_rate_limits_per_ip_and_adds_common_rules_where_configured(run: Prog
     rules = {r["name"]: r for r in acl.inputs["rules"]}
     rate = rules["rate-limit-per-ip"]
     assert "block" in rate["action"]
-    assert rate["statement"]["rateBasedStatement"]["limit"] == cfg.waf.rate_limit_per_5min
+    assert rate["statement"]["rateBasedStatement"]["limit"] == cfg.waf.ip_rate_limit_per_5min
     assert rate["statement"]["rateBasedStatement"]["aggregateKeyType"] == "IP"
+    assert len({r["priority"] for r in rules.values()}) == len(rules)
     assert ("aws-common-rule-set" in rules) is cfg.waf.managed_common_rules
     if cfg.waf.managed_common_rules:
         group = rules["aws-common-rule-set"]["statement"]["managedRuleGroupStatement"]
@@ -189,6 +190,19 @@ def test_waf_rate_limits_per_ip_and_adds_common_rules_where_configured(run: Prog
     assert association.inputs["resourceArn"] == arn_of(load_balancer(run))
     assert association.inputs["webAclArn"] == arn_of(acl)
     assert id_of(acl)
+
+
+def test_buyers_behind_one_nat_are_limited_each_not_together(run: ProgramRun, cfg: StackConfig) -> None:
+    """A carrier NAT puts thousands of buyers behind one IP: the tight limit counts each bearer token,
+    the per-IP one is a far higher ceiling."""
+    rules = {r["name"]: r for r in run.one("aws:wafv2/webAcl:WebAcl").inputs["rules"]}
+    buyer = rules["rate-limit-per-buyer"]["statement"]["rateBasedStatement"]
+    assert "block" in rules["rate-limit-per-buyer"]["action"]
+    assert buyer["aggregateKeyType"] == "CUSTOM_KEYS" and buyer["limit"] == cfg.waf.rate_limit_per_5min
+    (key,) = buyer["customKeys"]
+    assert key["header"]["name"].lower() == "authorization"
+    per_ip = rules["rate-limit-per-ip"]["statement"]["rateBasedStatement"]["limit"]
+    assert per_ip >= 10 * buyer["limit"], "the per-IP limit would block buyers sharing one address"
 
 
 def test_a_new_certificate_reaches_the_ecs_service(https_run: ProgramRun) -> None:
