@@ -16,7 +16,6 @@ import pulumi_aws as aws
 
 from components.config import WafConfig
 
-
 # The buyer's credential (app/reservation/auth.py: Authorization: Bearer <JWT>); WAF matches header
 # names case-insensitively.
 TOKEN_HEADER = "authorization"
