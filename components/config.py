@@ -901,6 +901,13 @@ def _deploy(r: _Reader, strategy: str) -> DeployConfig:
         canary_percent=r.number("deploy.canaryPercent", 0.1, 100),
         linear_step_percent=r.number("deploy.linearStepPercent", 3, 100),
     )
+    # ECS takes both percentages in steps of 0.1 (botocore ecs model: CanaryConfiguration, LinearConfiguration).
+    for key, value in (
+        ("deploy.canaryPercent", deploy.canary_percent),
+        ("deploy.linearStepPercent", deploy.linear_step_percent),
+    ):
+        if value is not _INVALID and abs(value * 10 - round(value * 10)) > 1e-9:
+            r.fail(key, value, "must be a multiple of 0.1 (ECS shifts traffic in tenths of a percent)")
     if _INVALID in (strategy, deploy.bake_time_minutes, deploy.linear_step_percent):
         return deploy
     minutes = deploy.timeout_minutes(strategy)

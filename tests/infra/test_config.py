@@ -183,6 +183,15 @@ def test_per_ip_waf_limit_below_the_per_buyer_one_is_refused() -> None:
     )
 
 
+@pytest.mark.parametrize("key", ["canaryPercent", "linearStepPercent"])
+def test_traffic_shares_come_in_tenths_of_a_percent(key: str) -> None:
+    assert one_problem(**{f"deploy__{key}": "12.55"}) == (
+        f"flashsale:deploy.{key} = 12.55: must be a multiple of 0.1 (ECS shifts traffic in tenths of a percent)"
+    )
+    cfg = parse_config(raw_for("dev", **{f"deploy__{key}": "12.5"}), project="flashsale", stack="dev", region="x")
+    assert getattr(cfg.deploy, "canary_percent" if key == "canaryPercent" else "linear_step_percent") == 12.5
+
+
 def test_unknown_key_suggests_the_declared_one() -> None:
     raw = raw_for("dev")
     raw["network.azcount"] = "3"
