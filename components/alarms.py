@@ -19,7 +19,9 @@ from components.metric_math import PERIOD, expression_query, metric_query, notif
 DATA_CPU_PERCENT = 80
 REDIS_MEMORY_PERCENT = 80
 KAFKA_DISK_PERCENT = 85
-MAX_ALARM_METRICS = 10  # CloudWatch's limit of metrics in one alarm's math
+# CloudWatch's limit of metrics in one alarm's math (docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/
+# Create-alarm-on-metric-math-expression.html).
+MAX_ALARM_METRICS = 10
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,8 @@ class Alarms(pulumi.ComponentResource):
                 f"MSK: a broker's data log disk above {KAFKA_DISK_PERCENT}%",
                 "AWS/Kafka",
                 "KafkaDataLogsDiskUsed",
+                # DEFAULT-level MSK metric, dimensions "Cluster Name" and "Broker ID" (1-based), with spaces:
+                # docs.aws.amazon.com/msk/latest/developerguide/metrics-details.html
                 [
                     {"Cluster Name": data.kafka_cluster_name, "Broker ID": str(b)}
                     for b in range(1, args.broker_count + 1)
