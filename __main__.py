@@ -161,6 +161,7 @@ alarms = Alarms(
         data=data,
         cache=cfg.cache,
         broker_count=cfg.broker_count,
+        protect_key=cfg.protect_data,
     ),
     opts=opts,
 )

@@ -14,6 +14,7 @@ import pulumi_aws as aws
 
 from components.config import AlarmsConfig, CacheConfig
 from components.data_endpoints import DataEndpoints
+from components.kms import data_key
 from components.metric_math import PERIOD, expression_query, metric_query, notify
 
 DATA_CPU_PERCENT = 80
@@ -32,6 +33,7 @@ class AlarmsArgs:
     data: DataEndpoints
     cache: CacheConfig
     broker_count: int
+    protect_key: bool = False  # protect the topic's KMS key (prod)
 
 
 def cache_node_ids(replication_group_id: str, cache: CacheConfig) -> list[str]:
@@ -50,6 +52,7 @@ class Alarms(pulumi.ComponentResource):
         super().__init__("flashsale:alarms:Alarms", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         cfg, data = args.config, args.data
+        self._protect_key = args.protect_key
 
         topic = aws.sns.Topic(
             f"{name}-topic", name=f"{args.prefix}alarms", kms_master_key_id=self._topic_key(name).arn, opts=child
@@ -249,11 +252,11 @@ class Alarms(pulumi.ComponentResource):
                 ],
             }
         )
-        return aws.kms.Key(
+        # Protected like the data keys: deleting it silences the topic.
+        return data_key(
             f"{name}-topic-key",
-            description=f"{name}: alarm topic (CloudWatch alarms publish to it)",
-            enable_key_rotation=True,
-            deletion_window_in_days=7,
+            f"{name}: alarm topic (CloudWatch alarms publish to it)",
+            protect=self._protect_key,
+            parent=self,
             policy=policy,
-            opts=pulumi.ResourceOptions(parent=self),
         )

@@ -32,7 +32,7 @@ def test_topic_is_encrypted_and_mails_the_configured_addresses(run: ProgramRun, 
         assert alarm["alarmActions"] == [arn_of(topic)]
 
 
-def test_topic_key_lets_cloudwatch_alarms_publish(run: ProgramRun) -> None:
+def test_topic_key_lets_cloudwatch_alarms_publish(run: ProgramRun, cfg: StackConfig) -> None:
     """CloudWatch cannot use alias/aws/sns: the topic needs a customer key whose policy grants it
     kms:Decrypt and kms:GenerateDataKey* (SNS developer guide, sns-key-management.html)."""
     topic = run.one("aws:sns/topic:Topic")
@@ -45,6 +45,7 @@ def test_topic_key_lets_cloudwatch_alarms_publish(run: ProgramRun) -> None:
     admin = next(s for s in statements if "AWS" in s["Principal"])
     assert admin["Principal"]["AWS"] == f"arn:aws:iam::{ACCOUNT}:root" and admin["Action"] == "kms:*"
     assert key.inputs["enableKeyRotation"] is True
+    assert key.protect is cfg.protect_data
 
 
 def test_subscriptions_are_keyed_by_address_and_keep_their_index_urns(run: ProgramRun, cfg: StackConfig) -> None:
