@@ -22,6 +22,11 @@ from components.service import FargateService, FargateServiceArgs, ServiceRoutin
 from components.web_firewall import WebFirewall, WebFirewallArgs
 
 cfg = load_config()
+for window in cfg.ended_sale_windows:
+    pulumi.log.warn(
+        f"sale window {window.name} ended {window.end:%Y-%m-%dT%H:%M} {window.timezone}: not deployed; "
+        f"remove it from flashsale:saleWindows"
+    )
 
 # One explicit provider: its default tags reach every AWS resource, awsx's included.
 provider = aws.Provider(
@@ -144,6 +149,8 @@ data = DataEndpoints(
     kafka_topic_names=tuple(kafka.topic_names),
     database_secret_kms_key_arn=database.kms_key_arn,
     cache_secret_kms_key_arn=cache.kms_key_arn,
+    database_proxy=database.proxy_endpoint is not None,
+    database_read_host=database.reader_endpoint,
 )
 image = ServiceImage(
     f"{cfg.stack}-image", ServiceImageArgs(config=cfg.image, force_delete=not cfg.protect_data), opts=opts
@@ -182,6 +189,7 @@ alarms = Alarms(
         data=data,
         cache=cfg.cache,
         broker_count=cfg.broker_count,
+        protect_key=cfg.protect_data,
     ),
     opts=opts,
 )
@@ -244,6 +252,7 @@ for svc in cfg.services:
             service=svc,
             config=cfg.autoscaling,
             sale_windows=cfg.sale_windows,
+            deployed_at=cfg.evaluated_at,
             cluster_name=cluster.name,
             service_name=service.service_name,
             requests=(

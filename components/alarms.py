@@ -14,12 +14,15 @@ import pulumi_aws as aws
 
 from components.config import AlarmsConfig, CacheConfig
 from components.data_endpoints import DataEndpoints
+from components.kms import data_key
 from components.metric_math import PERIOD, expression_query, metric_query, notify
 
 DATA_CPU_PERCENT = 80
 REDIS_MEMORY_PERCENT = 80
 KAFKA_DISK_PERCENT = 85
-MAX_ALARM_METRICS = 10  # CloudWatch's limit of metrics in one alarm's math
+# CloudWatch's limit of metrics in one alarm's math (docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/
+# Create-alarm-on-metric-math-expression.html).
+MAX_ALARM_METRICS = 10
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class AlarmsArgs:
     data: DataEndpoints
     cache: CacheConfig
     broker_count: int
+    protect_key: bool = False  # protect the topic's KMS key (prod)
 
 
 def cache_node_ids(replication_group_id: str, cache: CacheConfig) -> list[str]:
@@ -48,13 +52,20 @@ class Alarms(pulumi.ComponentResource):
         super().__init__("flashsale:alarms:Alarms", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         cfg, data = args.config, args.data
+        self._protect_key = args.protect_key
 
         topic = aws.sns.Topic(
-            f"{name}-topic", name=f"{args.prefix}alarms", kms_master_key_id="alias/aws/sns", opts=child
+            f"{name}-topic", name=f"{args.prefix}alarms", kms_master_key_id=self._topic_key(name).arn, opts=child
         )
         for i, email in enumerate(cfg.emails):
+            # Keyed by address: removing one address leaves the others (and their confirmations) alone.
+            # The alias adopts the subscription the index-named version created (same list, first deploy).
             aws.sns.TopicSubscription(
-                f"{name}-email-{i}", topic=topic.arn, protocol="email", endpoint=email, opts=child
+                f"{name}-email-{email}",
+                topic=topic.arn,
+                protocol="email",
+                endpoint=email,
+                opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=f"{name}-email-{i}")]),
             )
         self.topic_arn = topic.arn
         common = notify(topic.arn, child)
@@ -200,6 +211,8 @@ class Alarms(pulumi.ComponentResource):
                 f"MSK: a broker's data log disk above {KAFKA_DISK_PERCENT}%",
                 "AWS/Kafka",
                 "KafkaDataLogsDiskUsed",
+                # DEFAULT-level MSK metric, dimensions "Cluster Name" and "Broker ID" (1-based), with spaces:
+                # docs.aws.amazon.com/msk/latest/developerguide/metrics-details.html
                 [
                     {"Cluster Name": data.kafka_cluster_name, "Broker ID": str(b)}
                     for b in range(1, args.broker_count + 1)
@@ -209,3 +222,41 @@ class Alarms(pulumi.ComponentResource):
         )
         self.alarm_names = pulumi.Output.all(*[a.name for a in alarms])
         self.register_outputs({"topicArn": self.topic_arn, "alarmNames": self.alarm_names})
+
+    def _topic_key(self, name: str) -> aws.kms.Key:
+        """A customer key for the topic: CloudWatch cannot use the AWS managed alias/aws/sns key, so
+        alarm notifications to a topic on it are dropped. CloudWatch needs kms:Decrypt and
+        kms:GenerateDataKey* in the key policy (docs.aws.amazon.com/sns/latest/dg/
+        sns-key-management.html#compatibility-with-aws-services); the account keeps administration."""
+        invoke = pulumi.InvokeOutputOptions(parent=self)
+        account = aws.get_caller_identity_output(opts=invoke).account_id
+        partition = aws.get_partition_output(opts=invoke).partition
+        policy = pulumi.Output.json_dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "AccountAdministersTheKey",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": pulumi.Output.concat("arn:", partition, ":iam::", account, ":root")},
+                        "Action": "kms:*",
+                        "Resource": "*",
+                    },
+                    {
+                        "Sid": "CloudWatchAlarmsPublishToTheTopic",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                        "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                        "Resource": "*",
+                    },
+                ],
+            }
+        )
+        # Protected like the data keys: deleting it silences the topic.
+        return data_key(
+            f"{name}-topic-key",
+            f"{name}: alarm topic (CloudWatch alarms publish to it)",
+            protect=self._protect_key,
+            parent=self,
+            policy=policy,
+        )

@@ -43,7 +43,8 @@ class RequestMetricArgs:
 class ServiceAutoscalingArgs:
     service: ServiceConfig
     config: AutoscalingConfig
-    sale_windows: tuple[SaleWindow, ...]  # the stack's windows; those naming this service apply
+    sale_windows: tuple[SaleWindow, ...]  # the stack's windows still to come; those naming this service apply
+    deployed_at: datetime  # when the program runs: a window whose lead time has started raises the floor now
     cluster_name: pulumi.Input[str]
     service_name: pulumi.Input[str]
     requests: RequestMetricArgs | None = None  # web services only
@@ -61,13 +62,16 @@ class ServiceAutoscaling(pulumi.ComponentResource):
         super().__init__("flashsale:autoscaling:ServiceAutoscaling", name, None, opts)
         svc, cfg = args.service, args.config
         child = pulumi.ResourceOptions(parent=self)
+        windows = [w for w in args.sale_windows if svc.name in w.services]
+        # Deployed during a window's lead time or the sale itself: its one-time floor-up is already past.
+        raised_now = [w for w in windows if w.floor_is_up(args.deployed_at)]
 
         target = aws.appautoscaling.Target(
             f"{name}-target",
             service_namespace="ecs",
             scalable_dimension=SCALABLE_DIMENSION,
             resource_id=pulumi.Output.concat("service/", args.cluster_name, "/", args.service_name),
-            min_capacity=svc.min_tasks,
+            min_capacity=max([svc.min_tasks, *(w.min_tasks for w in raised_now)]),
             max_capacity=svc.max_tasks,
             opts=child,
         )
@@ -105,13 +109,11 @@ class ServiceAutoscaling(pulumi.ComponentResource):
                 customized_metric_specification=_CUSTOM(metrics=self._requests_per_task(args, args.requests)),
             )
 
-        for window in args.sale_windows:
-            if svc.name not in window.services:
-                continue
-            for step, moment, floor in (
-                ("floor-up", window.scale_up_at, window.min_tasks),
-                ("floor-restore", window.end, svc.min_tasks),
-            ):
+        for window in windows:
+            steps = [("floor-restore", window.end, svc.min_tasks)]
+            if window not in raised_now:
+                steps.insert(0, ("floor-up", window.scale_up_at, window.min_tasks))
+            for step, moment, floor in steps:
                 aws.appautoscaling.ScheduledAction(
                     f"{name}-{window.name}-{step}",
                     name=f"{svc.name}-{window.name}-{step}",

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from difflib import get_close_matches
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +32,7 @@ SERVICE_KINDS = ("web", "worker")
 # The image's long-running commands (docs/runtime-contract.md), by the kind of service that runs them.
 SERVICE_COMMANDS = {"web": "serve", "worker": "relay"}
 IMAGE_PLATFORMS = ("linux/arm64", "linux/amd64")
+MSK_TOPIC_API_VERSION = (3, 6)
 MSK_MONITORING = ("DEFAULT", "PER_BROKER", "PER_TOPIC_PER_BROKER", "PER_TOPIC_PER_PARTITION")
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (
@@ -188,8 +190,16 @@ class AlbConfig:
 
 @dataclass(frozen=True)
 class WafConfig:
-    rate_limit_per_5min: int
+    rate_limit_per_5min: int  # per buyer (bearer token)
+    ip_rate_limit_per_5min: int  # per client IP, which many buyers may share
     managed_common_rules: bool
+
+
+# How long `pulumi up` may wait for one ECS deployment (wait_for_steady_state): starting and health-
+# checking the green fleet takes up to the provider's default 20 minutes; traffic shifts and bakes add to it.
+DEPLOY_START_MINUTES = 20
+# Longer than this, `pulumi up` holds the stack's lock (and the CI job) for hours: use fewer, longer steps.
+MAX_DEPLOY_MINUTES = 180
 
 
 @dataclass(frozen=True)
@@ -199,6 +209,20 @@ class DeployConfig:
     canary_percent: float
     linear_step_percent: float
     allow_during_sale: bool  # lifts the deploy freeze for one run (components/deploy_freeze.py)
+
+    def shift_minutes(self, strategy: str) -> int:
+        """Traffic shifting and baking of one deployment: CANARY bakes the canary then the whole; LINEAR
+        bakes after each of its ceil(100 / step) steps and once more at the end (an upper bound)."""
+        bake = self.bake_time_minutes
+        if strategy == "CANARY":
+            return 2 * bake
+        if strategy == "LINEAR":
+            return (math.ceil(100 / self.linear_step_percent) + 1) * bake
+        return bake
+
+    def timeout_minutes(self, strategy: str) -> int:
+        """The ECS service's create/update timeout for `strategy`."""
+        return DEPLOY_START_MINUTES + self.shift_minutes(strategy)
 
 
 @dataclass(frozen=True)
@@ -251,6 +275,16 @@ class SaleWindow:
     def scale_up_at(self) -> datetime:
         return self.start - timedelta(minutes=self.lead_minutes)
 
+    def _local(self, moment: datetime) -> datetime:
+        return moment.replace(tzinfo=ZoneInfo(self.timezone))
+
+    def has_ended(self, now: datetime) -> bool:
+        return self._local(self.end) <= now
+
+    def floor_is_up(self, now: datetime) -> bool:
+        """The lead time has started and the sale has not ended: the raised floor applies now."""
+        return self._local(self.scale_up_at) <= now < self._local(self.end)
+
 
 @dataclass(frozen=True)
 class StackConfig:
@@ -273,7 +307,9 @@ class StackConfig:
     autoscaling: AutoscalingConfig
     alarms: AlarmsConfig
     services: tuple[ServiceConfig, ...]
-    sale_windows: tuple[SaleWindow, ...]
+    sale_windows: tuple[SaleWindow, ...]  # those not yet ended at evaluated_at: the ones deployed
+    ended_sale_windows: tuple[SaleWindow, ...]  # configured but over: not deployed, the plan warns
+    evaluated_at: datetime  # the deploy's clock (UTC): which windows ended, which floors are up now
 
     @property
     def is_prod(self) -> bool:
@@ -566,7 +602,7 @@ def _database(r: _Reader) -> DatabaseConfig:
     version = r.string(
         "database.engineVersion",
         re.compile(r"^1[6-9](\.\d+)?$"),
-        "must be a PostgreSQL 16 or later version such as 16.8",
+        "must be a PostgreSQL major version (16 or later, e.g. 16) or major.minor (e.g. 16.11)",
     )
     min_acu = r.number("database.auroraMinAcu", 0, 256)
     max_acu = r.number("database.auroraMaxAcu", 1, 256)
@@ -679,12 +715,17 @@ def _kafka(r: _Reader, az_count: int) -> KafkaConfig:
             max_size,
             f"must be > kafka.volumeSizeGb ({size}) for storage autoscaling",
         )
+    version = r.string(
+        "kafka.version",
+        re.compile(r"^[34]\.\d+\.(\d+|x)(\.kraft)?$"),
+        "must be an MSK Kafka version such as 3.8.x",
+    )
+    if version is not _INVALID and tuple(int(p) for p in version.split(".")[:2]) < MSK_TOPIC_API_VERSION:
+        # The topics are aws.msk.Topic, i.e. MSK's topic APIs, which need Kafka 3.6.0 or later:
+        # docs.aws.amazon.com/msk/latest/developerguide/msk-topic-operations-information.html
+        r.fail("kafka.version", version, "must be 3.6 or later: the topics are created through MSK's topic API")
     return KafkaConfig(
-        version=r.string(
-            "kafka.version",
-            re.compile(r"^[34]\.\d+\.(\d+|x)(\.kraft)?$"),
-            "must be an MSK Kafka version such as 3.8.x",
-        ),
+        version=version,
         instance_type=r.string(
             "kafka.instanceType",
             re.compile(r"^(kafka|express)\.[a-z0-9]+\.[a-z0-9]+$"),
@@ -835,6 +876,13 @@ def _sale_windows(r: _Reader, services: tuple[ServiceConfig, ...]) -> tuple[Sale
                         min_tasks,
                         f"must be <= maxTasks of service {name} ({svc.max_tasks})",
                     )
+                if svc and svc.min_tasks is not _INVALID and min_tasks < svc.min_tasks:
+                    # The window raises the floor: below the service's own it would lower it for the sale.
+                    r.fail(
+                        f"{key}.minTasks",
+                        min_tasks,
+                        f"must be >= minTasks of service {name} ({svc.min_tasks}): a window raises the floor",
+                    )
         windows.append(
             SaleWindow(
                 name=item.string("name", _NAME, "must be lowercase letters, digits and '-', at most 24 characters"),
@@ -882,6 +930,54 @@ def _to_local_datetime(value: Any) -> datetime:
     return parsed.replace(second=0, microsecond=0)
 
 
+def _waf(r: _Reader) -> WafConfig:
+    # WAF's RateLimit range (botocore wafv2 model: min 10, max 2,000,000,000).
+    per_buyer = r.integer("waf.rateLimitPer5Min", 10, 2_000_000_000)
+    per_ip = r.integer("waf.ipRateLimitPer5Min", 10, 2_000_000_000)
+    if _INVALID not in (per_buyer, per_ip) and per_ip < per_buyer:
+        r.fail(
+            "waf.ipRateLimitPer5Min",
+            per_ip,
+            f"must be >= waf.rateLimitPer5Min ({per_buyer}): one IP can carry many buyers (carrier NAT)",
+        )
+    return WafConfig(
+        rate_limit_per_5min=per_buyer,
+        ip_rate_limit_per_5min=per_ip,
+        managed_common_rules=r.boolean("waf.managedCommonRules"),
+    )
+
+
+def _deploy(r: _Reader, strategy: str) -> DeployConfig:
+    deploy = DeployConfig(
+        strategy=strategy,
+        bake_time_minutes=r.integer("deploy.bakeTimeMinutes", 0, 1440),
+        canary_percent=r.number("deploy.canaryPercent", 0.1, 100),
+        linear_step_percent=r.number("deploy.linearStepPercent", 3, 100),
+        allow_during_sale=r.boolean("deploy.allowDuringSale"),
+    )
+    # ECS takes both percentages in steps of 0.1 (botocore ecs model: CanaryConfiguration, LinearConfiguration).
+    for key, value in (
+        ("deploy.canaryPercent", deploy.canary_percent),
+        ("deploy.linearStepPercent", deploy.linear_step_percent),
+    ):
+        if value is not _INVALID and abs(value * 10 - round(value * 10)) > 1e-9:
+            r.fail(key, value, "must be a multiple of 0.1 (ECS shifts traffic in tenths of a percent)")
+    if _INVALID in (strategy, deploy.bake_time_minutes, deploy.linear_step_percent):
+        return deploy
+    minutes = deploy.timeout_minutes(strategy)
+    if minutes > MAX_DEPLOY_MINUTES:
+        keys = "deploy.bakeTimeMinutes" + (" and deploy.linearStepPercent" if strategy == "LINEAR" else "")
+        r.fail(
+            "deploy.strategy",
+            strategy,
+            f"with deploy.bakeTimeMinutes = {deploy.bake_time_minutes}"
+            + (f" and deploy.linearStepPercent = {deploy.linear_step_percent:g}" if strategy == "LINEAR" else "")
+            + f" one deployment takes up to {minutes} minutes, longer than `pulumi up` may wait "
+            f"({MAX_DEPLOY_MINUTES}); lower {keys}",
+        )
+    return deploy
+
+
 def _alarms(r: _Reader) -> AlarmsConfig:
     emails = r.string_list("alarms.emails")
     if emails is not _INVALID:
@@ -899,8 +995,17 @@ def _alarms(r: _Reader) -> AlarmsConfig:
 # --------------------------------------------------------------------------------------------
 
 
-def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: str | None) -> StackConfig:
-    """Validate raw `flashsale:*` values (keys without the namespace) into a StackConfig."""
+def utc_now() -> datetime:
+    """The deploy's clock. parse_config takes `now` instead, so tests never depend on today's date."""
+    return datetime.now(UTC)
+
+
+def parse_config(
+    raw: Mapping[str, Any], *, project: str, stack: str, region: str | None, now: datetime | None = None
+) -> StackConfig:
+    """Validate raw `flashsale:*` values (keys without the namespace) into a StackConfig, as of `now`
+    (default: utc_now()), which decides the sale windows that have ended."""
+    now = now or utc_now()
     r = _Reader(raw)
     if not region:
         r.problems.append("aws:region is missing: set it in the stack file, e.g. aws:region: eu-west-1")
@@ -960,17 +1065,8 @@ def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: st
             domain_name=domain or None,
             hosted_zone_id=zone or None,
         ),
-        waf=WafConfig(
-            rate_limit_per_5min=r.integer("waf.rateLimitPer5Min", 10, 2_000_000_000),
-            managed_common_rules=r.boolean("waf.managedCommonRules"),
-        ),
-        deploy=DeployConfig(
-            strategy=strategy,
-            bake_time_minutes=r.integer("deploy.bakeTimeMinutes", 0, 1440),
-            canary_percent=r.number("deploy.canaryPercent", 0.1, 100),
-            linear_step_percent=r.number("deploy.linearStepPercent", 3, 100),
-            allow_during_sale=r.boolean("deploy.allowDuringSale"),
-        ),
+        waf=_waf(r),
+        deploy=_deploy(r, strategy),
         autoscaling=AutoscalingConfig(
             cpu_target_percent=r.integer("autoscaling.cpuTargetPercent", 10, 95),
             memory_target_percent=r.integer("autoscaling.memoryTargetPercent", 10, 95),
@@ -980,8 +1076,11 @@ def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: st
         ),
         alarms=_alarms(r),
         services=services,
-        sale_windows=_sale_windows(r, services),
+        sale_windows=(),
+        ended_sale_windows=(),
+        evaluated_at=now,
     )
+    windows = _sale_windows(r, services)
     if cfg.disaster_recovery.restore_from_backup_arn and cfg.database.engine != "postgres":
         r.fail(
             "dr.restoreFromBackupArn",
@@ -995,7 +1094,11 @@ def parse_config(raw: Mapping[str, Any], *, project: str, stack: str, region: st
         r.fail(key, raw[key], "unknown key" + (f" (did you mean {NAMESPACE}:{hint[0]}?)" if hint else ""))
     if r.problems:
         raise ConfigError(r.problems)
-    return cfg
+    return replace(
+        cfg,
+        sale_windows=tuple(w for w in windows if not w.has_ended(now)),
+        ended_sale_windows=tuple(w for w in windows if w.has_ended(now)),
+    )
 
 
 def _prod_rules(r: _Reader, cfg: StackConfig) -> None:
@@ -1034,7 +1137,7 @@ def _prod_rules(r: _Reader, cfg: StackConfig) -> None:
         )
 
 
-def load_config() -> StackConfig:
+def load_config(now: datetime | None = None) -> StackConfig:
     """Read the stack's `flashsale:*` configuration once, through the Pulumi runtime."""
     import pulumi
     from pulumi.runtime.config import CONFIG, get_config_env
@@ -1044,5 +1147,9 @@ def load_config() -> StackConfig:
     prefix = f"{NAMESPACE}:"
     raw = {k[len(prefix) :]: v for k, v in everything.items() if k.startswith(prefix)}
     return parse_config(
-        raw, project=pulumi.get_project(), stack=pulumi.get_stack(), region=pulumi.Config("aws").get("region")
+        raw,
+        project=pulumi.get_project(),
+        stack=pulumi.get_stack(),
+        region=pulumi.Config("aws").get("region"),
+        now=now,
     )

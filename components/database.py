@@ -1,7 +1,8 @@
 """Database: PostgreSQL on RDS (16.x, gp3) or Aurora Serverless v2, chosen by `database.engine`.
 
 Either way: isolated subnets, the database security group only, a customer KMS key, the master
-password managed by RDS in Secrets Manager, IAM auth, Performance Insights, TLS forced, slow
+password managed by RDS in Secrets Manager (the service logs in with that master secret; IAM database
+authentication is switched on but nothing uses it yet), Performance Insights, TLS forced, slow
 statements logged to a log group with retention, and protection in prod. An optional RDS Proxy caps
 the connections that Fargate scale-out multiplies.
 """
@@ -55,6 +56,7 @@ class Database(pulumi.ComponentResource):
     username: str
     secret_arn: pulumi.Output[str]
     proxy_endpoint: pulumi.Output[str] | None
+    reader_endpoint: pulumi.Output[str] | None  # Aurora with readers only
     kms_key_arn: pulumi.Output[str]
     alarm_dimensions: dict[str, pulumi.Output[str]]
 
@@ -63,6 +65,12 @@ class Database(pulumi.ComponentResource):
         cfg = args.config
         self._name, self._args = name, args
         child = pulumi.ResourceOptions(parent=self)
+        # engine_version is the major version by default ("16"): RDS creates the current minor and
+        # auto_minor_version_upgrade moves it on. On refresh the provider keeps the configured "16" while
+        # the actual version starts with "16." (compareActualEngineVersion in terraform-provider-aws
+        # internal/service/rds, used by both instance and cluster), so an upgraded database shows no diff;
+        # a pinned minor (16.8) would read back as 16.11 and plan a downgrade. The parameter-group family
+        # follows the major version.
         major = cfg.engine_version.split(".")[0]
 
         self._key = data_key(
@@ -84,6 +92,7 @@ class Database(pulumi.ComponentResource):
         ]
         self.db_name, self.username = cfg.name, cfg.username
         self.kms_key_arn = self._key.arn
+        self.reader_endpoint = None
         if cfg.engine == AURORA:
             self._aurora(major, params)
         else:
@@ -100,6 +109,7 @@ class Database(pulumi.ComponentResource):
                 "username": self.username,
                 "secretArn": self.secret_arn,
                 "proxyEndpoint": self.proxy_endpoint,
+                "readerEndpoint": self.reader_endpoint,
                 "kmsKeyArn": self.kms_key_arn,
                 "alarmDimensions": self.alarm_dimensions,
             }
@@ -231,6 +241,9 @@ class Database(pulumi.ComponentResource):
         self._target = ({"db_cluster_identifier": cluster.cluster_identifier}, [writer, *readers])
         self.arn = cluster.arn
         self.endpoint = cluster.endpoint
+        if readers:
+            # Load-balanced over the readers: the service's availability and counter reads go there.
+            self.reader_endpoint = cluster.reader_endpoint
         self.port = cluster.port
         self.secret_arn = cluster.master_user_secrets.apply(lambda s: s[0].secret_arn)
         self.alarm_dimensions = {"DBClusterIdentifier": cluster.cluster_identifier}

@@ -21,6 +21,10 @@ HTTPS_TEST_PORT = 8443
 HTTP_TEST_PORT = 8080
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 ACCESS_LOG_PREFIX = "alb"
+# AWS managed policy reference: this one lives at the root path, not under service-role/ (unlike
+# AmazonECSTaskExecutionRolePolicy): docs.aws.amazon.com/aws-managed-policy/latest/reference/
+# AmazonECSInfrastructureRolePolicyForLoadBalancers.html
+ECS_INFRASTRUCTURE_LB_POLICY_ARN = "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,7 @@ class LoadBalancer(pulumi.ComponentResource):
         attachment = aws.iam.RolePolicyAttachment(
             f"{name}-ecs-infrastructure",
             role=role.name,
-            policy_arn="arn:aws:iam::aws:policy/service-role/AmazonECSInfrastructureRolePolicyForLoadBalancers",
+            policy_arn=ECS_INFRASTRUCTURE_LB_POLICY_ARN,
             opts=child,
         )
 

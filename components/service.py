@@ -27,6 +27,12 @@ from components.task_containers import TMP_VOLUME, ContainerSpec, container_defi
 
 # Image commands that publish to Kafka (docs/runtime-contract.md): only these get MSK IAM permissions.
 KAFKA_PRODUCER_COMMANDS = frozenset({"relay"})
+# What ECS rewrites on the service after a blue/green deployment: which of the two groups is production
+# (pulumi-aws 7 property paths of aws.ecs.Service; the service has one load balancer entry).
+ECS_SWAPPED_PATHS = (
+    "loadBalancers[0].targetGroupArn",
+    "loadBalancers[0].advancedConfiguration.alternateTargetGroupArn",
+)
 DEREGISTRATION_DELAY_SECONDS = 15  # requests are short; a long drain only slows every deployment
 
 
@@ -65,8 +71,12 @@ class FargateServiceArgs:
     service_hooks: pulumi.ResourceHookBinding | None = None
 
 
+def deployment_strategy(deploy: DeployConfig, load_balanced: bool) -> str:
+    return deploy.strategy if load_balanced else "BLUE_GREEN"
+
+
 def deployment_configuration(deploy: DeployConfig, load_balanced: bool) -> aws.ecs.ServiceDeploymentConfigurationArgs:
-    strategy = deploy.strategy if load_balanced else "BLUE_GREEN"
+    strategy = deployment_strategy(deploy, load_balanced)
     bake = str(deploy.bake_time_minutes)  # strings in this SDK
     return aws.ecs.ServiceDeploymentConfigurationArgs(
         strategy=strategy,
@@ -200,6 +210,8 @@ class FargateService(pulumi.ComponentResource):
         )
         alarm_names = [a.name for a in alarms]
 
+        strategy = deployment_strategy(args.deploy, load_balanced=load_balancers is not None)
+        timeout = args.deploy.timeout_minutes(strategy)
         service = aws.ecs.Service(
             f"{name}-service",
             name=svc.name,
@@ -219,14 +231,20 @@ class FargateService(pulumi.ComponentResource):
             enable_execute_command=False,
             enable_ecs_managed_tags=True,
             propagate_tags="SERVICE",
+            # The provider refuses a capacity_provider_strategy change on an existing service without it
+            # (moving prod off Spot before a sale); every other update deploys anyway with blue/green.
+            force_new_deployment=True,
             # `pulumi up` reports a failed (rolled back) deployment instead of returning at once.
             wait_for_steady_state=True,
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[execution],
-                # desiredCount belongs to autoscaling; after each blue/green deployment ECS swaps which
-                # target group is production, so the declared blue/green pair must not be re-asserted.
-                ignore_changes=["desiredCount", "loadBalancers"],
+                # desiredCount belongs to autoscaling. After each blue/green deployment ECS swaps which
+                # target group is production: only that pair is ignored, so a replaced listener rule or
+                # role still reaches the service.
+                ignore_changes=["desiredCount", *(ECS_SWAPPED_PATHS if load_balancers else ())],
+                # Waiting for steady state outlasts the default 20 minutes with canary or linear steps.
+                custom_timeouts=pulumi.CustomTimeouts(create=f"{timeout}m", update=f"{timeout}m"),
                 hooks=args.service_hooks,
             ),
         )

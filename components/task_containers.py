@@ -71,6 +71,14 @@ def environment(spec: ContainerSpec, command: str) -> list[dict[str, pulumi.Inpu
         # the name, which the policy pack (credentials-in-secrets-manager) takes for a plaintext credential.
         "DB_LOGIN_ARN": data.database_secret_arn,
     }
+    if data.database_proxy:
+        # Every container talks to PostgreSQL through the proxy: the app then uses unnamed statements
+        # (asyncpg statement_cache_size=0), because named prepared statements pin the client to one
+        # database connection and defeat the proxy's multiplexing. docs.aws.amazon.com/AmazonRDS/latest/
+        # UserGuide/rds-proxy-pinning.html
+        values["DB_PROXY"] = "true"
+    if command == SERVE and data.database_read_host is not None:
+        values["DB_READ_HOST"] = data.database_read_host
     if command == SERVE:
         port = pulumi.Output.from_input(data.cache_port).apply(str)
         values |= {

@@ -1,5 +1,11 @@
-"""WebFirewall: a regional WAFv2 web ACL on the ALB: a per-IP rate limit, and the AWS managed
-common rule set where the stack asks for it (prod)."""
+"""WebFirewall: a regional WAFv2 web ACL on the ALB: a rate limit per buyer (per bearer token), a far
+higher one per IP, and the AWS managed common rule set where the stack asks for it (prod).
+
+A per-IP limit alone blocks buyers who share one address: a carrier-grade NAT or an office puts
+thousands of them behind a single IP at the moment a sale opens. WAF counts each Authorization header
+value instead (a rate-based rule with a custom key; requests without it are not counted by that rule),
+and keeps a per-IP ceiling for clients that rotate tokens or send none.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,11 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import WafConfig
+
+# The buyer's credential (app/reservation/auth.py: Authorization: Bearer <JWT>); WAF matches header
+# names case-insensitively.
+TOKEN_HEADER = "authorization"
+RATE_WINDOW_SECONDS = 300  # one of WAF's evaluation windows (60, 120, 300, 600): the limits are per 5 minutes
 
 
 @dataclass(frozen=True)
@@ -23,30 +34,49 @@ def _visibility(metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:
     )
 
 
+def _rate_rule(rule: str, priority: int, limit: int, metric: str, custom_keys: list | None) -> aws.wafv2.WebAclRuleArgs:
+    """Block a key (the custom keys, or the client IP) above `limit` requests in 5 minutes."""
+    return aws.wafv2.WebAclRuleArgs(
+        name=rule,
+        priority=priority,
+        action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs()),
+        statement=aws.wafv2.WebAclRuleStatementArgs(
+            rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
+                aggregate_key_type="CUSTOM_KEYS" if custom_keys else "IP",
+                custom_keys=custom_keys,
+                limit=limit,
+                evaluation_window_sec=RATE_WINDOW_SECONDS,
+            )
+        ),
+        visibility_config=_visibility(metric),
+    )
+
+
 class WebFirewall(pulumi.ComponentResource):
     web_acl_arn: pulumi.Output[str]
 
     def __init__(self, name: str, args: WebFirewallArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("flashsale:edge:WebFirewall", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        rules = [
-            aws.wafv2.WebAclRuleArgs(
-                name="rate-limit-per-ip",
-                priority=0,
-                action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs()),
-                statement=aws.wafv2.WebAclRuleStatementArgs(
-                    rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
-                        aggregate_key_type="IP", limit=args.config.rate_limit_per_5min, evaluation_window_sec=300
+        by_token = aws.wafv2.WebAclRuleStatementRateBasedStatementCustomKeyArgs(
+            header=aws.wafv2.WebAclRuleStatementRateBasedStatementCustomKeyHeaderArgs(
+                name=TOKEN_HEADER,
+                text_transformations=[
+                    aws.wafv2.WebAclRuleStatementRateBasedStatementCustomKeyHeaderTextTransformationArgs(
+                        priority=0, type="NONE"
                     )
-                ),
-                visibility_config=_visibility(f"{name}-rate-limit"),
+                ],
             )
+        )
+        rules = [
+            _rate_rule("rate-limit-per-buyer", 0, args.config.rate_limit_per_5min, f"{name}-rate-limit", [by_token]),
+            _rate_rule("rate-limit-per-ip", 1, args.config.ip_rate_limit_per_5min, f"{name}-ip-rate-limit", None),
         ]
         if args.config.managed_common_rules:
             rules.append(
                 aws.wafv2.WebAclRuleArgs(
                     name="aws-common-rule-set",
-                    priority=1,
+                    priority=2,
                     override_action=aws.wafv2.WebAclRuleOverrideActionArgs(
                         none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()
                     ),

@@ -40,6 +40,8 @@ class RecordedResource:
     delete_before_replace: bool = False
     retain_on_delete: bool = False
     before_update_hooks: tuple[str, ...] = ()  # names of the resource hooks bound to run before an update
+    alias_names: tuple[str, ...] = ()  # the names of the resource's aliases (its former names)
+    custom_timeouts: tuple[tuple[str, str], ...] = ()  # (operation, duration) pairs that were set
 
 
 @dataclass(frozen=True)
@@ -95,9 +97,20 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                     delete_before_replace=bool(request.deleteBeforeReplace),
                     retain_on_delete=bool(request.retainOnDelete),
                     before_update_hooks=tuple(request.hooks.before_update),
+                    alias_names=tuple(_alias_name(a) for a in request.aliases),
+                    custom_timeouts=tuple(
+                        (op, getattr(request.customTimeouts, op))
+                        for op in ("create", "update", "delete")
+                        if getattr(request.customTimeouts, op)
+                    ),
                 )
             )
         return response
+
+
+def _alias_name(alias) -> str:
+    """An alias arrives as a spec (name, ...) or as a whole URN (name after the last `::`)."""
+    return alias.spec.name if alias.HasField("spec") else alias.urn.rsplit("::", 1)[-1]
 
 
 def run_program(stack: str, overrides: dict[str, Any] | None = None, quiet: bool = True) -> ProgramRun:

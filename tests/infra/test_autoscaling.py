@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import logging
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import components.config
 from components.config import ConfigError, ServiceConfig, StackConfig
 from tests.infra.compute import child, component, load_balancer, services_in
 from tooling.mock_runtime import ProgramRun, RecordedResource, run_program
@@ -107,12 +109,68 @@ def test_prod_black_friday_floor_rises_twenty_minutes_early_in_berlin_time(run: 
         return
     api = next(s for s in cfg.services if s.name == "api")
     actions = scheduled(run, api)
-    assert actions["api-black-friday-floor-up"]["schedule"] == "at(2026-11-27T08:40:00)"
+    assert actions["api-black-friday-floor-up"]["schedule"] == "at(2030-11-29T08:40:00)"
     assert actions["api-black-friday-floor-up"]["timezone"] == "Europe/Berlin"
-    assert actions["api-black-friday-floor-restore"]["schedule"] == "at(2026-11-27T13:00:00)"
+    assert actions["api-black-friday-floor-restore"]["schedule"] == "at(2030-11-29T13:00:00)"
 
 
-def test_a_window_can_target_a_worker_by_name(stack: str, cfg: StackConfig) -> None:
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch):
+    """Sets the program's clock (components.config.utc_now) to a fixed UTC time."""
+
+    def set_to(moment: str) -> datetime:
+        now = datetime.fromisoformat(moment).replace(tzinfo=UTC)
+        monkeypatch.setattr(components.config, "utc_now", lambda: now)
+        return now
+
+    set_to("2026-11-01T00:00")
+    return set_to
+
+
+def _window(name: str, start: str, end: str, min_tasks: int, lead: int = 30) -> dict:
+    return {"name": name, "start": start, "end": end, "timezone": "Europe/Berlin", "minTasks": min_tasks,
+            "leadMinutes": lead}  # fmt: skip
+
+
+def _target(run: ProgramRun, svc: ServiceConfig) -> dict:
+    return child(run, scaling(run, svc), "aws:appautoscaling/target:Target", "target").inputs
+
+
+def test_an_ended_window_is_not_deployed_and_the_plan_names_it(
+    stack: str, cfg: StackConfig, clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock("2026-12-02T12:00")
+    api = next(s for s in cfg.services if s.is_web)
+    windows = [
+        _window("gone", "2026-12-01T10:00", "2026-12-01T11:00", api.max_tasks),
+        _window("next", "2026-12-05T10:00", "2026-12-05T11:00", api.max_tasks),
+    ]
+    with caplog.at_level(logging.WARNING):
+        run = run_program(stack, overrides={"flashsale:saleWindows": windows})
+    assert set(scheduled(run, api)) == {f"{api.name}-next-floor-up", f"{api.name}-next-floor-restore"}
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("sale window gone ended 2026-12-01T11:00 Europe/Berlin: not deployed" in w for w in warnings)
+    assert not any("next" in w for w in warnings)
+
+
+def test_a_window_in_its_lead_time_raises_the_floor_now(stack: str, cfg: StackConfig, clock) -> None:
+    api = next(s for s in cfg.services if s.is_web)
+    window = _window("now", "2026-12-01T10:00", "2026-12-01T12:00", api.max_tasks, lead=60)
+    # 08:30 UTC is 09:30 in Berlin: half an hour into the lead time.
+    clock("2026-12-01T08:30")
+    run = run_program(stack, overrides={"flashsale:saleWindows": [window]})
+    assert _target(run, api)["minCapacity"] == api.max_tasks
+    actions = scheduled(run, api)
+    assert set(actions) == {f"{api.name}-now-floor-restore"}
+    assert actions[f"{api.name}-now-floor-restore"]["scalableTargetAction"]["minCapacity"] == api.min_tasks
+    # Before the lead time: the service's own floor, raised later by the scheduled action.
+    clock("2026-12-01T07:59")
+    run = run_program(stack, overrides={"flashsale:saleWindows": [window]})
+    assert _target(run, api)["minCapacity"] == api.min_tasks
+    assert set(scheduled(run, api)) == {f"{api.name}-now-floor-up", f"{api.name}-now-floor-restore"}
+
+
+def test_a_window_can_target_a_worker_by_name(stack: str, cfg: StackConfig, clock) -> None:
     worker = next(s for s in cfg.services if not s.is_web)
     window = {
         "name": "drop",
@@ -130,9 +188,11 @@ def test_a_window_can_target_a_worker_by_name(stack: str, cfg: StackConfig) -> N
     assert all(not scheduled(run, s) for s in cfg.services if s.is_web)
 
 
-def test_overlapping_windows_for_one_service_are_refused(stack: str, cfg: StackConfig) -> None:
+def test_overlapping_windows_for_one_service_are_refused(stack: str, cfg: StackConfig, clock) -> None:
+    floor = max(s.min_tasks for s in cfg.services if s.is_web)
+
     def window(name: str, start: str, end: str, timezone: str) -> dict:
-        return {"name": name, "start": start, "end": end, "timezone": timezone, "minTasks": 1, "leadMinutes": 30}
+        return {"name": name, "start": start, "end": end, "timezone": timezone, "minTasks": floor, "leadMinutes": 30}
 
     web = [s.name for s in cfg.services if s.is_web]
     # 12:20 in Berlin is 11:20 UTC: with 30 minutes' lead its floor rises before the first window ends.

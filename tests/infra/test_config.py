@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -145,6 +146,50 @@ def test_sale_window_rules() -> None:
     assert any(p.startswith("flashsale:saleWindows[0].end") and "must be after start" in p for p in found)
     assert any(p.startswith("flashsale:saleWindows[0].timezone = 'Mars/Olympus'") for p in found)
     assert "flashsale:saleWindows[0].minTasks = 99: must be <= maxTasks of service api (10)" in found
+
+
+def test_sale_window_min_tasks_must_lie_between_the_services_floor_and_ceiling() -> None:
+    window = {"name": "bf", "start": "2030-11-29T09:00", "end": "2030-11-29T13:00", "minTasks": 1,
+              "services": ["api"]}  # fmt: skip
+    # dev's api runs at least 2 tasks (Pulumi.yaml): a window of 1 would lower its floor for the sale.
+    assert one_problem(saleWindows=[window]) == (
+        "flashsale:saleWindows[0].minTasks = 1: must be >= minTasks of service api (2): a window raises the floor"
+    )
+
+
+def test_ended_windows_are_kept_apart_as_of_the_injected_clock() -> None:
+    windows = [
+        {"name": "past", "start": "2026-11-27T09:00", "end": "2026-11-27T13:00", "timezone": "Europe/Berlin",
+         "minTasks": 4},
+        {"name": "future", "start": "2026-12-04T09:00", "end": "2026-12-04T13:00", "minTasks": 4},
+    ]  # fmt: skip
+    raw = raw_for("dev", saleWindows=windows)
+
+    def parsed(now: str) -> StackConfig:
+        return parse_config(raw, project="flashsale", stack="dev", region="eu-west-1", now=datetime.fromisoformat(now))
+
+    # 13:00 in Berlin is 12:00 UTC: one minute before, "past" is still on.
+    assert [w.name for w in parsed("2026-11-27T11:59+00:00").sale_windows] == ["past", "future"]
+    later = parsed("2026-11-27T12:00+00:00")
+    assert [w.name for w in later.sale_windows] == ["future"]
+    assert [w.name for w in later.ended_sale_windows] == ["past"]
+    assert later.evaluated_at == datetime(2026, 11, 27, 12, tzinfo=UTC)
+
+
+def test_per_ip_waf_limit_below_the_per_buyer_one_is_refused() -> None:
+    assert one_problem(waf__rateLimitPer5Min=2000, waf__ipRateLimitPer5Min=1000) == (
+        "flashsale:waf.ipRateLimitPer5Min = 1000: must be >= waf.rateLimitPer5Min (2000): "
+        "one IP can carry many buyers (carrier NAT)"
+    )
+
+
+@pytest.mark.parametrize("key", ["canaryPercent", "linearStepPercent"])
+def test_traffic_shares_come_in_tenths_of_a_percent(key: str) -> None:
+    assert one_problem(**{f"deploy__{key}": "12.55"}) == (
+        f"flashsale:deploy.{key} = 12.55: must be a multiple of 0.1 (ECS shifts traffic in tenths of a percent)"
+    )
+    cfg = parse_config(raw_for("dev", **{f"deploy__{key}": "12.5"}), project="flashsale", stack="dev", region="x")
+    assert getattr(cfg.deploy, "canary_percent" if key == "canaryPercent" else "linear_step_percent") == 12.5
 
 
 def test_unknown_key_suggests_the_declared_one() -> None:

@@ -47,3 +47,15 @@ def test_prod_aurora_needs_a_reader() -> None:
 def test_dev_aurora_may_run_the_writer_alone() -> None:
     raw = raw_for("dev", database__engine="aurora-postgresql", database__auroraReaders=0)
     assert parse_config(raw, project="flashsale", stack="dev", region="eu-west-1").database.aurora_readers == 0
+
+
+@pytest.mark.parametrize("version", ["3.5.1", "2.8.1"])
+def test_kafka_versions_without_msks_topic_api_are_refused(version: str) -> None:
+    problem = one_problem(kafka__version=version)
+    assert problem.startswith(f"flashsale:kafka.version = '{version}': must")
+
+
+@pytest.mark.parametrize("version", ["3.6.0", "3.8.x", "3.9.x.kraft", "4.0.x.kraft"])
+def test_kafka_versions_with_msks_topic_api(version: str) -> None:
+    cfg = parse_config(raw_for("dev", kafka__version=version), project="flashsale", stack="dev", region="eu-west-1")
+    assert cfg.kafka.version == version

@@ -191,14 +191,68 @@ def test_proxy_follows_config(run: ProgramRun, cfg: StackConfig) -> None:
         assert target["dbInstanceIdentifier"] == db.inputs["identifier"]
 
 
+_AURORA_RUNS: dict[str, ProgramRun] = {}
+
+
+@pytest.fixture(scope="session")
+def aurora_run(stack: str) -> ProgramRun:
+    """The stack switched to aurora-postgresql, nothing else changed."""
+    if stack not in _AURORA_RUNS:
+        _AURORA_RUNS[stack] = run_program(stack, overrides={"flashsale:database.engine": "aurora-postgresql"})
+    assert _AURORA_RUNS[stack].of_type(CLUSTER), "the program registered no Aurora cluster"
+    return _AURORA_RUNS[stack]
+
+
+def refreshed_engine_version(configured: str, actual: str) -> str:
+    """What the provider reads back into engine_version on refresh: compareActualEngineVersion in
+    hashicorp/terraform-provider-aws internal/service/rds (instance and cluster). The configured value
+    stays when the actual version only adds to it after a dot ("16" vs "16.11"); otherwise it
+    becomes the actual one, and the next plan diffs configured vs actual."""
+    prefix = actual[: len(configured) + 1] if len(actual) > len(configured) else actual
+    if configured != actual and configured + "." == prefix:
+        return configured
+    return actual
+
+
+def auto_upgraded(version: str) -> str:
+    """A later minor of the same major, as RDS's automatic minor upgrades install."""
+    major, _, minor = version.partition(".")
+    return f"{major}.{int(minor) + 3 if minor else 11}"
+
+
+def test_refresh_after_an_automatic_minor_upgrade_shows_no_diff(
+    run: ProgramRun, aurora_run: ProgramRun, cfg: StackConfig
+) -> None:
+    for engine_run, type_ in ((run, database_resource(run, cfg).type), (aurora_run, CLUSTER)):
+        database = only(engine_run, DATABASE, type_).inputs
+        configured = database["engineVersion"]
+        assert refreshed_engine_version(configured, auto_upgraded(configured)) == configured, (
+            f"{type_}: engine_version {configured} would plan a downgrade once RDS upgrades the minor version"
+        )
+        members = [database] if type_ == INSTANCE else [m.inputs for m in child(engine_run, DATABASE, CLUSTER_INSTANCE)]
+        assert members and all(m["autoMinorVersionUpgrade"] is True for m in members)
+    assert refreshed_engine_version("16.8", "16.11") == "16.11"  # the old pinned default: a downgrade diff
+
+
+# Seed 003 (the ticketing reference stack) plans Aurora Serverless v2 at 2-64 ACU for a sale.
+SALE_ACU = (2, 64)
+
+
+def test_prod_aurora_capacity_fits_the_sale(cfg: StackConfig) -> None:
+    if not cfg.is_prod:
+        assert cfg.database.aurora_min_acu <= cfg.database.aurora_max_acu
+        return
+    assert cfg.database.aurora_min_acu >= SALE_ACU[0] and cfg.database.aurora_max_acu >= SALE_ACU[1]
+
+
 def test_database_outputs(run: ProgramRun, cfg: StackConfig) -> None:
     assert run.outputs["databaseEndpoint"]
     assert run.outputs["databasePort"] == 5432
     assert run.outputs["databaseName"] == cfg.database.name
 
 
-def test_switching_the_engine_to_aurora_needs_no_other_edit(stack: str, cfg: StackConfig) -> None:
-    result = run_program(stack, overrides={"flashsale:database.engine": "aurora-postgresql"})
+def test_switching_the_engine_to_aurora_needs_no_other_edit(aurora_run: ProgramRun, cfg: StackConfig) -> None:
+    result = aurora_run
     assert not result.of_type(INSTANCE)
     cluster = only(result, DATABASE, CLUSTER)
     inputs = cluster.inputs

@@ -167,7 +167,8 @@ def test_ecs_infrastructure_role_is_trusted_by_ecs_with_the_lb_policy(run: Progr
     (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
     assert statement["Principal"] == {"Service": "ecs.amazonaws.com"}
     attachment = run.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", f"{cfg.stack}-edge-ecs-infrastructure")
-    assert attachment.inputs["policyArn"].endswith("/AmazonECSInfrastructureRolePolicyForLoadBalancers")
+    # Pinned whole: the same name under service-role/ does not exist and AttachRolePolicy fails.
+    assert attachment.inputs["policyArn"] == "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
     assert attachment.inputs["role"] == role.inputs.get("name", role.name)
 
 
@@ -177,8 +178,9 @@ def test_waf_rate_limits_per_ip_and_adds_common_rules_where_configured(run: Prog
     rules = {r["name"]: r for r in acl.inputs["rules"]}
     rate = rules["rate-limit-per-ip"]
     assert "block" in rate["action"]
-    assert rate["statement"]["rateBasedStatement"]["limit"] == cfg.waf.rate_limit_per_5min
+    assert rate["statement"]["rateBasedStatement"]["limit"] == cfg.waf.ip_rate_limit_per_5min
     assert rate["statement"]["rateBasedStatement"]["aggregateKeyType"] == "IP"
+    assert len({r["priority"] for r in rules.values()}) == len(rules)
     assert ("aws-common-rule-set" in rules) is cfg.waf.managed_common_rules
     if cfg.waf.managed_common_rules:
         group = rules["aws-common-rule-set"]["statement"]["managedRuleGroupStatement"]
@@ -188,3 +190,41 @@ def test_waf_rate_limits_per_ip_and_adds_common_rules_where_configured(run: Prog
     assert association.inputs["resourceArn"] == arn_of(load_balancer(run))
     assert association.inputs["webAclArn"] == arn_of(acl)
     assert id_of(acl)
+
+
+def test_buyers_behind_one_nat_are_limited_each_not_together(run: ProgramRun, cfg: StackConfig) -> None:
+    """A carrier NAT puts thousands of buyers behind one IP: the tight limit counts each bearer token,
+    the per-IP one is a far higher ceiling."""
+    rules = {r["name"]: r for r in run.one("aws:wafv2/webAcl:WebAcl").inputs["rules"]}
+    buyer = rules["rate-limit-per-buyer"]["statement"]["rateBasedStatement"]
+    assert "block" in rules["rate-limit-per-buyer"]["action"]
+    assert buyer["aggregateKeyType"] == "CUSTOM_KEYS" and buyer["limit"] == cfg.waf.rate_limit_per_5min
+    (key,) = buyer["customKeys"]
+    assert key["header"]["name"].lower() == "authorization"
+    per_ip = rules["rate-limit-per-ip"]["statement"]["rateBasedStatement"]["limit"]
+    assert per_ip >= 10 * buyer["limit"], "the per-IP limit would block buyers sharing one address"
+
+
+def test_a_new_certificate_reaches_the_ecs_service(https_run: ProgramRun) -> None:
+    """Giving a stack a certificate replaces its listeners and so the production rule: the service must
+    take the new rule ARN. Only the target-group pair ECS swaps after a deployment may be ignored."""
+    https = next(r for r in https_run.of_type(LISTENER) if r.inputs["port"] == 443)
+    services = [r for r in https_run.of_type("aws:ecs/service:Service") if r.inputs.get("loadBalancers")]
+    assert services
+    for service in services:
+        parent = https_run.by_urn(service.parent)
+        production = child(https_run, parent, LISTENER_RULE, "production-rule")
+        assert production.inputs["listenerArn"] == arn_of(https)
+        (lb,) = service.inputs["loadBalancers"]
+        assert lb["advancedConfiguration"]["productionListenerRule"] == arn_of(production)
+        tracked = ("productionListenerRule", "testListenerRule", "roleArn")
+        for path in service.ignore_changes:
+            for field in tracked:
+                full = f"loadBalancers[0].advancedConfiguration.{field}"
+                assert not (full == path or full.startswith(f"{path}.") or full.startswith(f"{path}[")), (
+                    f"ignore_changes {path!r} hides {field}"
+                )
+        assert set(service.ignore_changes) >= {
+            "loadBalancers[0].targetGroupArn",
+            "loadBalancers[0].advancedConfiguration.alternateTargetGroupArn",
+        }

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from components.config import ConfigError, ServiceConfig, StackConfig
+from components.config import DEPLOY_START_MINUTES, MAX_DEPLOY_MINUTES, ConfigError, ServiceConfig, StackConfig
 from tests.infra.compute import (
     ROLE,
     TARGET_GROUP,
@@ -20,6 +20,7 @@ from tests.infra.compute import (
     policy_documents,
     services_in,
 )
+from tooling.mock_outputs import resource_outputs
 from tooling.mock_runtime import ProgramRun, RecordedResource, run_program
 
 DATABASE_ENV = {"DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "DB_LOGIN_ARN"}
@@ -105,7 +106,7 @@ def test_task_definition_follows_the_runtime_contract(run: ProgramRun, cfg: Stac
             assert c["readonlyRootFilesystem"] is True
             assert c["user"].split(":")[0] not in ("", "0", "root")
             env = {e["name"]: e["value"] for e in c["environment"]}
-            assert set(env) == ENVIRONMENT[command], c["name"]
+            assert set(env) == ENVIRONMENT[command] | ({"DB_PROXY"} if cfg.database.proxy else set()), c["name"]
             # The rotating password is read by the app per connection: only the ARN, in plain environment.
             assert env["DB_LOGIN_ARN"] == run.outputs["databaseSecretArn"] and env["DB_SSLMODE"] == "require"
             secrets = _secrets(c)
@@ -226,7 +227,79 @@ def test_deployments_are_blue_green_with_rollback(run: ProgramRun, cfg: StackCon
             a.inputs["name"] for a in children(run, component(run, svc), "aws:cloudwatch/metricAlarm:MetricAlarm")
         )
         assert sorted(alarms["alarmNames"]) == own and own
-        assert {"desiredCount", "loadBalancers"} <= set(service.ignore_changes)
+        assert "desiredCount" in service.ignore_changes
+
+
+def test_every_database_client_knows_when_it_talks_to_rds_proxy(run: ProgramRun, cfg: StackConfig) -> None:
+    """Named prepared statements pin RDS Proxy sessions: the app turns them off on DB_PROXY=true."""
+    for svc in services_in(cfg):
+        for c in containers(run, svc).values():
+            env = {e["name"]: e["value"] for e in c["environment"]}
+            assert env.get("DB_PROXY") == ("true" if cfg.database.proxy else None), c["name"]
+            if cfg.database.proxy:
+                assert env["DB_HOST"] == run.outputs["databaseProxyEndpoint"]
+
+
+def test_aurora_readers_serve_the_apis_reads(stack: str, cfg: StackConfig) -> None:
+    for readers in (1,) if cfg.is_prod else (1, 0):  # prod refuses Aurora without a reader
+        run = run_program(
+            stack,
+            overrides={"flashsale:database.engine": "aurora-postgresql", "flashsale:database.auroraReaders": readers},
+        )
+        cluster = run.one("aws:rds/cluster:Cluster")
+        reader_endpoint = resource_outputs(cluster.type, cluster.name, cluster.inputs)[1]["readerEndpoint"]
+        for svc in services_in(cfg):
+            for c in containers(run, svc).values():
+                env = {e["name"]: e["value"] for e in c["environment"]}
+                expected = reader_endpoint if readers and c["command"][0] == "serve" else None
+                assert env.get("DB_READ_HOST") == expected, (readers, c["name"])
+
+
+def test_capacity_mix_changes_deploy(run: ProgramRun, cfg: StackConfig) -> None:
+    """The provider refuses to update capacity_provider_strategies without force_new_deployment."""
+    for svc in services_in(cfg):
+        service = ecs_service(run, svc).inputs
+        assert service["capacityProviderStrategies"]
+        assert service["forceNewDeployment"] is True
+
+
+def test_pulumi_up_waits_as_long_as_the_rollout_takes(run: ProgramRun, cfg: StackConfig) -> None:
+    for svc in services_in(cfg):
+        service = ecs_service(run, svc)
+        strategy = service.inputs["deploymentConfiguration"]["strategy"]
+        minutes = cfg.deploy.timeout_minutes(strategy)
+        assert minutes >= DEPLOY_START_MINUTES + cfg.deploy.bake_time_minutes
+        assert dict(service.custom_timeouts) == {"create": f"{minutes}m", "update": f"{minutes}m"}
+
+
+def test_linear_rollout_timeout_covers_every_step(stack: str) -> None:
+    """25% steps with a 10-minute bake: 4 steps and a final bake, 50 minutes besides starting tasks."""
+    run = run_program(
+        stack,
+        overrides={
+            "flashsale:deploy.strategy": "LINEAR",
+            "flashsale:deploy.linearStepPercent": "25",
+            "flashsale:deploy.bakeTimeMinutes": 10,
+        },
+    )
+    web = [r for r in run.of_type("aws:ecs/service:Service") if r.inputs.get("loadBalancers")]
+    assert web
+    for service in web:
+        assert service.inputs["deploymentConfiguration"]["strategy"] == "LINEAR"
+        assert dict(service.custom_timeouts)["update"] == f"{DEPLOY_START_MINUTES + 50}m"
+
+
+def test_rollouts_longer_than_pulumi_may_wait_are_refused(stack: str) -> None:
+    too_long = {
+        "flashsale:deploy.strategy": "LINEAR",
+        "flashsale:deploy.linearStepPercent": "5",
+        "flashsale:deploy.bakeTimeMinutes": 10,
+    }
+    with pytest.raises(ConfigError) as err:
+        run_program(stack, overrides=too_long)
+    (problem,) = err.value.problems
+    assert problem.startswith("flashsale:deploy.strategy = 'LINEAR': with deploy.bakeTimeMinutes = 10")
+    assert "deploy.linearStepPercent = 5" in problem and f"({MAX_DEPLOY_MINUTES})" in problem
 
 
 def test_web_services_wire_both_target_groups_rules_and_infrastructure_role(run: ProgramRun, cfg: StackConfig) -> None:
