@@ -7,6 +7,8 @@ awsx classes are remote components: one registration each, whose outputs must be
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -60,8 +62,11 @@ def _vpc(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _image(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """awsx.ecr.Image answers `<repositoryUrl>@<digest>`; here the digest follows the build inputs (the
+    content tag among them), as a real build's digest follows its content."""
     repo = inputs.get("repositoryUrl") or f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}"
-    return {"imageUri": f"{repo}@sha256:{'0' * 64}"}
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+    return {"imageUri": f"{repo}@sha256:{digest}"}
 
 
 def _master_secret(name: str) -> list[dict[str, Any]]:
