@@ -109,13 +109,31 @@ def _actions(pattern: str) -> list[tuple[str, list[str]]] | None:
     return found or None
 
 
+def _condition_keys(prefixes: set[str]) -> list[str]:
+    """The condition-key templates the services of these action prefixes define (`kms:ViaService`...)."""
+    return [key for prefix in prefixes for key in _service(prefix).get("conditions", {})]
+
+
+def _unknown_condition_keys(statement: dict[str, Any], prefixes: set[str]) -> list[str]:
+    """Service condition keys (not global `aws:` ones) that none of the statement's services define:
+    IAM accepts them and the condition then never matches."""
+    templates = [_PLACEHOLDER.sub("*", t).lower() for t in _condition_keys(prefixes)]
+    used = [key for operator in statement.get("Condition", {}).values() for key in operator]
+    return [
+        key
+        for key in used
+        if not key.lower().startswith("aws:") and not any(fnmatch.fnmatchcase(key.lower(), t) for t in templates)
+    ]
+
+
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
 def lint_policy(document: dict[str, Any]) -> Iterator[str]:
     """What AWS would refuse or silently never grant: unknown actions, a resource no action of its
-    statement applies to, an action that applies to none of its statement's resources."""
+    statement applies to, an action that applies to none of its statement's resources, a service
+    condition key the statement's services do not define."""
     for index, statement in enumerate(_as_list(document.get("Statement", []))):
         where = f"statement {statement.get('Sid', index)}"
         resources = [str(r) for r in _as_list(statement.get("Resource", []))]
@@ -136,3 +154,6 @@ def lint_policy(document: dict[str, Any]) -> Iterator[str]:
                 continue
             if not any(resource_matches(resource, f) for _, formats in expanded for f in formats):
                 yield f"{where}: no action of the statement applies to {resource}"
+        prefixes = {a.split(":", 1)[0].lower() for a, _ in expanded}
+        for key in _unknown_condition_keys(statement, prefixes):
+            yield f"{where}: condition key {key} is not one of {sorted(prefixes)}'s condition keys"

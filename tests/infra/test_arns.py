@@ -9,6 +9,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
 from tests.infra.aws_reference import arn_formats, arn_shape, resource_matches
 from tooling import mock_outputs
 from tooling.mock_runtime import ProgramRun
@@ -133,3 +135,8 @@ def test_the_mock_names_the_secret_like_secrets_manager(run: ProgramRun) -> None
     for secret in run.of_type("aws:secretsmanager/secret:Secret"):
         arn = mock_outputs.resource_outputs(secret.type, secret.name, secret.inputs)[1]["arn"]
         assert arn_shape(arn) == "arn:${Partition}:secretsmanager:${Region}:${Account}:secret:${SecretId}"
+
+
+def test_an_aws_type_the_mocks_cannot_give_an_arn_fails_loudly() -> None:
+    with pytest.raises(NotImplementedError, match="no ARN format for aws:sqs/queue:Queue"):
+        mock_outputs.resource_outputs("aws:sqs/queue:Queue", "q", {})

@@ -56,6 +56,11 @@ def test_every_policy_document_passes_the_lint(run: ProgramRun) -> None:
             "no action of the statement applies to",
         ),
         ({"Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket"}, "applies to none of"),
+        (
+            # kms:ViaService misspelled: the condition never matches, so the grant never applies
+            {"Action": "kms:Decrypt", "Resource": "*", "Condition": {"StringEquals": {"kms:ViaServices": "x"}}},
+            "condition key kms:ViaServices",
+        ),
     ],
 )
 def test_the_lint_finds_what_aws_would_not_grant(statement: dict, expected: str) -> None:
@@ -72,6 +77,16 @@ def test_the_lint_finds_what_aws_would_not_grant(statement: dict, expected: str)
         },
         {"Action": "s3:*", "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"]},
         {"Action": "sts:AssumeRole", "Principal": {"Service": "ecs-tasks.amazonaws.com"}},
+        {
+            "Action": "sts:AssumeRole",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}},
+        },
+        {
+            "Action": "kms:Decrypt",
+            "Resource": "arn:aws:kms:eu-west-1:123456789012:key/k",
+            "Condition": {"StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com"}},
+        },
     ],
 )
 def test_the_lint_accepts_well_formed_statements(statement: dict) -> None:
