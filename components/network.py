@@ -15,7 +15,7 @@ import pulumi_aws as aws
 import pulumi_awsx as awsx
 
 from components.config import NetworkConfig
-from components.iam import assume_role_policy
+from components.iam import account_id, account_scoped_trust_policy
 
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379
@@ -183,7 +183,9 @@ class Network(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{name}-flow-logs",
-            assume_role_policy=assume_role_policy("vpc-flow-logs.amazonaws.com"),
+            # aws:SourceAccount, as the flow-logs role docs recommend against the confused deputy
+            # (https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-iam-role.html).
+            assume_role_policy=account_scoped_trust_policy("vpc-flow-logs.amazonaws.com", account_id(self)),
             opts=child,
         )
         aws.iam.RolePolicy(

@@ -22,7 +22,13 @@ from components.cluster import capacity_strategy
 from components.config import AlarmsConfig, CapacityConfig, DeployConfig, ServiceConfig
 from components.data_endpoints import DataEndpoints
 from components.service_alarms import ServiceAlarmArgs, service_alarms
-from components.service_iam import ECS_TASKS_TRUST, database_secret_policy, execution_policy, kafka_producer_policy
+from components.service_iam import (
+    ECS_TASKS_TRUST,
+    database_secret_policy,
+    execution_policy,
+    kafka_producer_policy,
+    task_role_trust,
+)
 from components.task_containers import TMP_VOLUME, ContainerSpec, container_definitions, referenced_secrets
 
 # Image commands that publish to Kafka (docs/runtime-contract.md): only these get MSK IAM permissions.
@@ -132,7 +138,10 @@ class FargateService(pulumi.ComponentResource):
         )
 
         task_role = aws.iam.Role(
-            f"{name}-task", description=f"{svc.name} tasks", assume_role_policy=ECS_TASKS_TRUST, opts=child
+            f"{name}-task",
+            description=f"{svc.name} tasks",
+            assume_role_policy=task_role_trust(self),
+            opts=child,
         )
         # Every task connects to PostgreSQL (at least its migrate container) with the rotating secret.
         aws.iam.RolePolicy(

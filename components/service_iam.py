@@ -9,9 +9,17 @@ from collections.abc import Sequence
 
 import pulumi
 
-from components.iam import assume_role_policy
+from components.iam import account_id, account_scoped_trust_policy, assume_role_policy
 
+# The task execution role: ECS's documented trust policy has no condition (task_execution_IAM_role.html),
+# and ECS does not document sending aws:SourceAccount when the agent assumes it.
 ECS_TASKS_TRUST = assume_role_policy("ecs-tasks.amazonaws.com")
+
+
+def task_role_trust(parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The task role: ECS recommends aws:SourceAccount (or aws:SourceArn) in its trust policy against
+    the confused deputy (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-iam-roles.html)."""
+    return account_scoped_trust_policy("ecs-tasks.amazonaws.com", account_id(parent))
 
 
 def topic_arn(cluster_arn: pulumi.Input[str], topic: str) -> pulumi.Output[str]:

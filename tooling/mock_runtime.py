@@ -14,6 +14,7 @@ import os
 import runpy
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -113,9 +114,13 @@ def _alias_name(alias) -> str:
     return alias.spec.name if alias.HasField("spec") else alias.urn.rsplit("::", 1)[-1]
 
 
-def run_program(stack: str, overrides: dict[str, Any] | None = None, quiet: bool = True) -> ProgramRun:
+def run_program(
+    stack: str, overrides: dict[str, Any] | None = None, quiet: bool = True, workdir: Path = ROOT
+) -> ProgramRun:
     """Run __main__.py for `stack` (Pulumi.yaml defaults + Pulumi.<stack>.yaml + overrides).
 
+    `workdir` is the directory the program runs in, as `pulumi up` runs it in the project folder: the
+    image is built from its ./app (tests point it at a copy to change the build context).
     Raises whatever the program raises (a ConfigError for bad configuration)."""
     files = load_stack_files(stack, overrides)
     # A fresh loop before set_mocks: the runtime binds its futures to the current loop.
@@ -128,7 +133,7 @@ def run_program(stack: str, overrides: dict[str, Any] | None = None, quiet: bool
     cwd, path = os.getcwd(), list(sys.path)
     sink = io.StringIO()
     try:
-        os.chdir(ROOT)
+        os.chdir(workdir)
         sys.path.insert(0, str(ROOT))
         with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
             runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")

@@ -20,7 +20,7 @@ from tests.infra.compute import (
     policy_documents,
     services_in,
 )
-from tooling.mock_outputs import resource_outputs
+from tooling.mock_outputs import ACCOUNT, resource_outputs
 from tooling.mock_runtime import ProgramRun, RecordedResource, run_program
 
 DATABASE_ENV = {"DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "DB_LOGIN_ARN"}
@@ -136,8 +136,11 @@ def test_roles_are_least_privilege(run: ProgramRun, cfg: StackConfig) -> None:
         task_role = child(run, parent, ROLE, "task")
         for role in (execution, task_role):
             trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+            # The task role is scoped to this account (confused deputy; see test_trust_policies.py).
+            scoped = {"Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}} if role is task_role else {}
             assert trust == [
                 {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                | scoped
             ]
             for st in _statements(run, role):
                 actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
