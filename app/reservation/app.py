@@ -85,10 +85,12 @@ def create_app(
         )
         reader = pool
         if settings.db_read_host:
+            # Small: two reads use it. min_size=0: a reader down at start-up fails those reads (503), not the
+            # whole service.
             reader = await asyncpg.create_pool(
                 settings.database_url,
                 connect=database_connect(settings),
-                min_size=1,
+                min_size=0,
                 max_size=5,
                 command_timeout=10,
                 reset=_keep_session,
