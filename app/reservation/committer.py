@@ -42,7 +42,8 @@ class HoldCommitter:
 
     def commit(self, held: Reservation, gate_epoch: int) -> asyncio.Future[bool]:
         """Resolves to True when committed; to False once the units were given back (the database failed,
-        or the admission is void because Redis was rebuilt)."""
+        or the admission is void because Redis was rebuilt); raises store.CommitOutcomeUnknown while
+        nobody can tell (the units stay held in Redis)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[bool] = loop.create_future()
         self._queue.append((held, gate_epoch, fut))
@@ -80,7 +81,7 @@ class HoldCommitter:
                 log.error("the outcome of %s holds is unknown; the reaper settles them", len(batch))
                 for _, _, fut in batch:
                     if not fut.done():
-                        fut.set_result(False)
+                        fut.set_exception(exc)
                 return
             committed = found
         except Exception as exc:

@@ -22,6 +22,7 @@ from .rebuild import Rebuilder, rebuild_sale
 log = logging.getLogger(__name__)
 
 RETRY_SOON = {"Retry-After": "1"}
+_OUTCOME_UNKNOWN = "the database did not confirm the reservation; retry with the same Idempotency-Key"
 _REPLAY_WAIT = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5)  # a duplicate may arrive while the first is committing
 
 _REFUSALS: dict[Outcome, tuple[int, str, str]] = {
@@ -115,7 +116,11 @@ class ReservationService:
         held = Reservation(gate.reservation_id, sale_id, user, quantity, Status.HELD, key, expires)
         # From here the committer owns the admission: committed, or its units given back, even if this
         # request is cancelled while it waits.
-        if await self._committer.commit(held, gate.epoch):
+        try:
+            committed = await self._committer.commit(held, gate.epoch)
+        except store.CommitOutcomeUnknown:
+            raise ApiError(503, "unavailable", _OUTCOME_UNKNOWN, RETRY_SOON) from None
+        if committed:
             return Reserved(held, replayed=False)
         raise ApiError(503, "unavailable", "the reservation could not be stored; nothing was reserved", RETRY_SOON)
 

@@ -216,3 +216,34 @@ def test_a_commit_killed_with_its_backend_returns_the_units_and_frees_the_key(wi
         assert (await h.reserve(sale, "alice", 2, key="alice-1")).status_code == 201
 
     with_app(body)
+
+
+def test_a_commit_nobody_can_read_back_keeps_its_units_held_for_a_retry(with_app, monkeypatch: pytest.MonkeyPatch):
+    """While PostgreSQL cannot say whether the commit landed, nothing is given back: the attempt is a 503
+    that asks for a retry with the same key, which then gets the reservation that did commit."""
+
+    async def body(h: Harness) -> None:
+        sale = (await h.create_sale(total_stock=3, per_user_limit=3))["id"]
+        await _slow_commits(h, sale)
+
+        async def unreadable(*_: object) -> set[str]:
+            raise ConnectionRefusedError(111, "Connection refused")
+
+        monkeypatch.setattr(store, "committed_among", unreadable)
+        monkeypatch.setattr("reservation.committer._RESOLVE_WAIT", (0.0, 0.0))
+        attempt = asyncio.create_task(h.reserve(sale, "alice", 2, key="alice-1"))
+        pid = await _committing_backend(h)
+        (conn,) = [c._con for c in h.runtime.pool._holders if c._con and c._con.get_server_pid() == pid]
+        conn.terminate()
+        r = await attempt
+        assert r.status_code == 503 and "same Idempotency-Key" in r.json()["detail"], r.text
+        assert (await h.counters(sale))["gate"]["held"] == 2  # not given back
+        async with asyncio.timeout(10):  # the lost backend wakes and commits
+            while (await h.counters(sale))["held"] != 2:
+                await asyncio.sleep(0.05)
+        again = await h.reserve(sale, "alice", 2, key="alice-1")
+        assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true", again.text
+        check_invariant(await h.counters(sale))
+        await h.runtime.pool.execute(f"DROP TRIGGER slow_commit_{sale} ON reservations")
+
+    with_app(body)
