@@ -26,6 +26,7 @@ from .health import Readiness
 from .heap import freeze_startup_heap
 from .hot_path import PATH, ReservationApp, ReserveEndpoint
 from .metrics import Metrics, MetricsMiddleware
+from .pg_pool import connection_options, reader_options
 from .reaper import Reaper
 from .rebuild import Rebuilder
 from .redis_client import create_redis
@@ -40,6 +41,7 @@ BATCHING_ENV = "RESERVATION_REDIS_BATCHING"
 @dataclass(frozen=True, slots=True)
 class Runtime:
     pool: asyncpg.Pool
+    reader: asyncpg.Pool  # DB_READ_HOST's pool for lag-tolerant reads; the writer's pool when unset
     redis: redis.Redis
     gate: Gate
     rebuilder: Rebuilder
@@ -79,15 +81,29 @@ def create_app(
             max_size=20,
             command_timeout=10,
             reset=_keep_session,
+            **connection_options(settings),
         )
+        reader = pool
+        if settings.db_read_host:
+            # Small: two reads use it. min_size=0: a reader down at start-up fails those reads (503), not the
+            # whole service.
+            reader = await asyncpg.create_pool(
+                settings.database_url,
+                connect=database_connect(settings),
+                min_size=0,
+                max_size=5,
+                command_timeout=10,
+                reset=_keep_session,
+                **reader_options(settings),
+            )
         client = create_redis(settings)
         runner = script_runner(client, redis_batching)
         gate = Gate(runner)
-        rebuilder = Rebuilder(pool, gate)
-        service = ReservationService(pool, gate, rebuilder, metrics)
+        rebuilder = Rebuilder(pool, gate, metrics)
+        service = ReservationService(pool, gate, rebuilder, metrics, reader)
         reaper = Reaper(pool, gate, rebuilder, metrics)
         handlers.service = service
-        app.state.runtime = Runtime(pool, client, gate, rebuilder, service, reaper)
+        app.state.runtime = Runtime(pool, reader, client, gate, rebuilder, service, reaper)
         readiness.add("postgresql", lambda: pool.fetchval("SELECT 1"))
         readiness.add("redis", client.ping)
         task = asyncio.create_task(reaper.run_forever()) if background else None
@@ -109,6 +125,8 @@ def create_app(
             if isinstance(runner, BatchingRunner):
                 runner.close()
             await client.aclose()
+            if reader is not pool:
+                await reader.close()
             await pool.close()
 
     reserve = Route(PATH, ReserveEndpoint(handlers), methods=["POST"])

@@ -12,6 +12,17 @@ from .errors import ApiError
 from .settings import Settings
 
 _CACHE_MAX = 50_000
+# The user id is stored in Redis and PostgreSQL and sent in events: printable text (so valid UTF-8) of a
+# size an identity provider's subject has (Cognito: a UUID; Auth0: "provider|id").
+MAX_SUBJECT = 255
+_MAX_EXP = 253_402_300_799  # 9999-12-31T23:59:59Z: a later expiry is no time a clock or datetime reaches
+
+
+def _subject(claims: dict[str, object]) -> str:
+    sub = claims["sub"]  # PyJWT refuses a sub that is not a string; the rest is checked here
+    if not isinstance(sub, str) or not sub or len(sub) > MAX_SUBJECT or not sub.isprintable():
+        raise ApiError(401, "invalid_token", f"bearer token rejected: sub must be 1-{MAX_SUBJECT} printable characters")
+    return sub
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +53,14 @@ class Authenticator:
             )
         except jwt.PyJWTError as exc:
             raise ApiError(401, "invalid_token", f"bearer token rejected: {exc}") from None
+        except (ValueError, OverflowError, TypeError):  # odd claims PyJWT does not map, e.g. "exp": Infinity
+            raise ApiError(401, "invalid_token", "bearer token rejected: malformed claims") from None
         roles = claims.get("roles") or []
         is_admin = claims.get("role") == "admin" or (isinstance(roles, list) and "admin" in roles)
-        return Principal(str(claims["sub"]), is_admin, float(claims["exp"]))
+        expires = int(claims["exp"])  # PyJWT checked it converts, and is in the future
+        if expires > _MAX_EXP:
+            raise ApiError(401, "invalid_token", "bearer token rejected: exp is beyond year 9999")
+        return Principal(_subject(claims), is_admin, float(expires))
 
     def principal(self, request: Request) -> Principal:
         return self.bearer(request.headers.get("authorization", ""))

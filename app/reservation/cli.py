@@ -11,6 +11,7 @@ import sys
 from .db_credentials import database_connect
 from .kafka_producer import KafkaSettings
 from .migrate import migrate
+from .pg_pool import connection_options
 from .relay import RelayConfig, run_relay
 from .server import ServeOptions, ServerKind, serve
 from .settings import Command, Settings, SettingsError, load_settings
@@ -46,7 +47,8 @@ def _relay(_: argparse.Namespace) -> None:
     except ValueError as exc:  # the RELAY_* tuning values; load_settings already checked the Kafka ones
         print(f"configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    raise SystemExit(asyncio.run(run_relay(settings.database_url, kafka, config, database_connect(settings))))
+    connect, options = database_connect(settings), connection_options(settings)
+    raise SystemExit(asyncio.run(run_relay(settings.database_url, kafka, config, connect, options)))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 500
 MAX_INFLIGHT = 2
+# Pauses before each read of an unanswered commit's outcome: a restarting PostgreSQL gets a moment.
+_RESOLVE_WAIT = (0.0, 0.2, 1.0)
 
 _Pending = tuple[Reservation, int, asyncio.Future[bool]]
 Compensate = Callable[[Reservation], Awaitable[None]]
@@ -40,7 +42,8 @@ class HoldCommitter:
 
     def commit(self, held: Reservation, gate_epoch: int) -> asyncio.Future[bool]:
         """Resolves to True when committed; to False once the units were given back (the database failed,
-        or the admission is void because Redis was rebuilt)."""
+        or the admission is void because Redis was rebuilt); raises store.CommitOutcomeUnknown while
+        nobody can tell (the units stay held in Redis)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[bool] = loop.create_future()
         self._queue.append((held, gate_epoch, fut))
@@ -68,6 +71,19 @@ class HoldCommitter:
     async def _execute(self, batch: list[_Pending]) -> None:
         try:
             committed = await store.insert_held(self._pool, [(r, epoch) for r, epoch, _ in batch])
+        except store.CommitOutcomeUnknown as exc:
+            log.warning("the commit of %s holds went unanswered (%s); asking PostgreSQL", len(batch), exc)
+            found = await self._resolve(batch)
+            if found is None:
+                # Nobody can tell yet. The holds stay in Redis, so the units stay counted and a retry with the
+                # same key replays whatever PostgreSQL has; once long past expiry the reaper settles each
+                # from PostgreSQL (its units come back if its row never committed).
+                log.error("the outcome of %s holds is unknown; the reaper settles them", len(batch))
+                for _, _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                return
+            committed = found
         except Exception as exc:
             if len(batch) > 1:
                 # One bad row must not fail its neighbours: retry each on its own.
@@ -88,3 +104,14 @@ class HoldCommitter:
         for r, _, fut in batch:
             if not fut.done():  # done: its request was cancelled and no longer waits
                 fut.set_result(r.id in committed)
+
+    async def _resolve(self, batch: list[_Pending]) -> set[str] | None:
+        """The ids among the batch that PostgreSQL has committed; None while it cannot be read."""
+        ids, sale_ids = [r.id for r, _, _ in batch], [r.sale_id for r, _, _ in batch]
+        for delay in _RESOLVE_WAIT:
+            await asyncio.sleep(delay)
+            try:
+                return await store.committed_among(self._pool, sale_ids, ids)
+            except Exception as exc:
+                log.warning("reading the outcome of %s holds failed: %s: %s", len(batch), type(exc).__name__, exc)
+        return None

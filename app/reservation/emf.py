@@ -2,9 +2,9 @@
 
 The awslogs driver ships stdout to CloudWatch Logs, which turns each line into metrics: no agent. Every
 interval the reporter reads the same Prometheus collectors /metrics serves and writes one document per
-dimension value: reservation attempts by result (the increase since the last report), remaining stock
-per sale (the gauge), and per route the request count, mean and p99 latency (from the histogram's
-increase). With several server workers each writes its own lines; CloudWatch sums the counts, and
+dimension value: reservation attempts by result and background failures by task (the increases since the
+last report), remaining stock per sale (the gauge), and per route the request count, mean and p99 latency
+(from the histogram's increase). With several server workers each writes its own lines; CloudWatch sums the counts, and
 remaining stock is best read with the Minimum statistic.
 """
 
@@ -88,6 +88,7 @@ class EmfReporter:
         self._metrics = metrics
         self._namespace = namespace
         self._results: dict[str, float] = {}
+        self._failures: dict[str, float] = {}
         self._routes: dict[str, _RouteLatency] = {}
 
     def _doc(self, now_ms: int, dimensions: dict[str, str], *metrics: EmfMetric) -> EmfDocument:
@@ -100,6 +101,10 @@ class EmfReporter:
             result = labels["result"]
             increase, self._results[result] = value - self._results.get(result, 0.0), value
             docs.append(self._doc(now_ms, {"Result": result}, EmfMetric("ReservationRequests", "Count", increase)))
+        for labels, value in _samples(self._metrics.background_failures, "_total"):
+            task = labels["task"]
+            increase, self._failures[task] = value - self._failures.get(task, 0.0), value
+            docs.append(self._doc(now_ms, {"Task": task}, EmfMetric("BackgroundFailures", "Count", increase)))
         for labels, value in _samples(self._metrics.stock_remaining):
             docs.append(self._doc(now_ms, {"SaleId": labels["sale_id"]}, EmfMetric("StockRemaining", "Count", value)))
         docs.extend(self._latency(now_ms))

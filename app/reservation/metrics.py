@@ -32,6 +32,12 @@ class Metrics:
         self.stock_remaining = Gauge(
             "reservation_stock_remaining", "Units still available per sale", ["sale_id"], registry=self.registry
         )
+        self.background_failures = Counter(
+            "reservation_background_failures",
+            "Failures of a background step (expire, reconcile, rebuild, retire) for one sale or batch",
+            ["task"],
+            registry=self.registry,
+        )
         self._results: dict[str, Counter] = {}
         self._stock: dict[int, Gauge] = {}
         self._requests: dict[tuple[str, str, int], Histogram] = {}
@@ -51,6 +57,9 @@ class Metrics:
         child.inc()
         if result == "reserved":
             self.reservation_success.inc()
+
+    def background_failure(self, task: str) -> None:
+        self.background_failures.labels(task).inc()
 
     def remaining(self, sale_id: int, units: int) -> None:
         child = self._stock.get(sale_id)

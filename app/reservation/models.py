@@ -45,7 +45,8 @@ class Sale:
     def gate_closed(self) -> bool:
         """True once nothing can change in the sale's Redis gate (the sale is over and its last hold expired
         GATE_MARGIN ago): the reaper deletes its keys and PostgreSQL alone answers for it."""
-        return datetime.now(UTC) >= self.ends_at + timedelta(seconds=self.hold_seconds) + GATE_MARGIN
+        # Moved to the side of now: ends_at + hold + margin overflows datetime for a sale ending in year 9999.
+        return datetime.now(UTC) - timedelta(seconds=self.hold_seconds) - GATE_MARGIN >= self.ends_at
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 import asyncpg
@@ -58,32 +59,51 @@ class Reaper:
                 await self.tick()
             except Exception:
                 log.exception("reaper tick failed; retrying")
+                self._metrics.background_failure("tick")
             await asyncio.sleep(self._interval)
 
     async def tick(self) -> ReapReport:
-        expired = 0
-        while True:
-            rows = await store.expire_due(self._pool, self._batch)
-            await asyncio.gather(*(self._gate.settle(r.sale_id, r.id, Settle.RELEASE) for r in rows))
-            expired += len(rows)
-            for _ in rows:
-                self._metrics.reservation("expired")
-            if len(rows) < self._batch:
-                break
+        """One pass. A failure is isolated to its batch or sale: logged with the sale id, counted in
+        reservation_background_failures, and the pass carries on with the rest."""
+        expired = await self._isolated("expire", None, self._expire())
         reconciled = rebuilt = retired = 0
         live = set()
         for sale in await store.unretired_sales(self._pool):
             if sale.gate_closed():
-                retired += await self._retire(sale.id)
+                retired += await self._isolated("retire", sale.id, self._retire(sale.id))
                 continue
             live.add(sale.id)
-            rebuilt += await self._rebuilder.check(sale)
-            reconciled += await self._reconcile(sale.id)
-            snap = await self._gate.snapshot(sale.id)
-            if snap is not None:
-                self._metrics.remaining(sale.id, snap.remaining)
+            rebuilt += await self._isolated("rebuild", sale.id, self._rebuilder.check(sale))
+            reconciled += await self._isolated("reconcile", sale.id, self._reconcile(sale.id))
         self._metrics.keep_sales(live)  # also forgets sales another replica retired
         return ReapReport(expired, reconciled, rebuilt, retired)
+
+    async def _isolated(self, task: str, sale_id: int | None, step: Awaitable[int | bool]) -> int:
+        try:
+            return int(await step)
+        except Exception:
+            which = "due holds" if sale_id is None else f"sale {sale_id}"
+            log.exception("reaper: %s of %s failed; carrying on with the rest", task, which)
+            self._metrics.background_failure(task)
+            return 0
+
+    async def _expire(self) -> int:
+        """Expire overdue holds in PostgreSQL, then return their units in Redis. A sale whose Redis step
+        fails keeps its hold there until _reconcile settles it from the expired row."""
+        expired = 0
+        while True:
+            rows = await store.expire_due(self._pool, self._batch)
+            settled = await asyncio.gather(
+                *(self._gate.settle(r.sale_id, r.id, Settle.RELEASE) for r in rows), return_exceptions=True
+            )
+            for r, outcome in zip(rows, settled, strict=True):
+                if isinstance(outcome, Exception):
+                    log.error("reaper: returning expired hold %s of sale %s failed: %s", r.id, r.sale_id, outcome)
+                    self._metrics.background_failure("expire")
+                self._metrics.reservation("expired")
+            expired += len(rows)
+            if len(rows) < self._batch:
+                return expired
 
     async def _retire(self, sale_id: int) -> int:
         """Delete a closed sale's Redis keys; under its exclusive lock, so no rebuild or commit interleaves."""
@@ -97,12 +117,11 @@ class Reaper:
         return 1
 
     async def _reconcile(self, sale_id: int) -> int:
-        """Settle Redis holds long past expiry from what PostgreSQL says happened to them."""
-        overdue = await self._gate.overdue(sale_id, self._grace_ms, self._batch)
-        if not overdue:
-            return 0
-        known = await store.statuses(self._pool, overdue)
+        """Settle Redis holds long past expiry from what PostgreSQL says happened to them; then report the
+        sale's remaining stock."""
         fixed = 0
+        overdue = await self._gate.overdue(sale_id, self._grace_ms, self._batch)
+        known = await store.statuses(self._pool, overdue) if overdue else {}
         for rid in overdue:
             status = known.get(rid)
             if status is Status.HELD:
@@ -114,4 +133,7 @@ class Reaper:
             fixed += await self._gate.settle(sale_id, rid, how) == "ok"
         if fixed:
             log.warning("reconciled %s Redis holds of sale %s with PostgreSQL", fixed, sale_id)
+        snap = await self._gate.snapshot(sale_id)
+        if snap is not None:
+            self._metrics.remaining(sale_id, snap.remaining)
         return fixed

@@ -16,6 +16,7 @@ import asyncpg
 
 from . import store
 from .gate import Gate, Hold, SaleState
+from .metrics import Metrics
 from .models import Sale, Status
 
 log = logging.getLogger(__name__)
@@ -65,9 +66,10 @@ async def rebuild_sale(pool: asyncpg.Pool, gate: Gate, sale_id: int) -> bool:
 class Rebuilder:
     """At most one rebuild task per sale in this process; callers do not wait for it."""
 
-    def __init__(self, pool: asyncpg.Pool, gate: Gate) -> None:
+    def __init__(self, pool: asyncpg.Pool, gate: Gate, metrics: Metrics | None = None) -> None:
         self._pool = pool
         self._gate = gate
+        self._metrics = metrics
         self._tasks: dict[int, asyncio.Task[bool]] = {}
 
     def kick(self, sale_id: int) -> None:
@@ -82,6 +84,8 @@ class Rebuilder:
             return await rebuild_sale(self._pool, self._gate, sale_id)
         except Exception:
             log.exception("rebuilding sale %s failed; the next attempt or check retries", sale_id)
+            if self._metrics is not None:
+                self._metrics.background_failure("rebuild")
             return False
 
     async def check(self, sale: Sale) -> bool:

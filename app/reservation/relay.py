@@ -20,9 +20,10 @@ import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import asyncpg
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, Message, Producer
 
 from .db_credentials import Connect
 from .health import Readiness
@@ -152,8 +153,8 @@ class OutboxRelay:
         while not stop.is_set():
             try:
                 result = await self.publish_batch()
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaException) as exc:
-                log.warning("outbox batch failed, retrying in %.1fs: %s", backoff, exc)
+            except Exception as exc:  # any failure of one batch (an InternalClientError too): the loop carries on
+                log.warning("outbox batch failed, retrying in %.1fs: %s: %s", backoff, type(exc).__name__, exc)
                 self._last_batch_failed = True
                 result = None
             if result is None or result.failed:
@@ -186,7 +187,11 @@ class OutboxRelay:
 
 
 async def run_relay(
-    database_url: str, kafka: KafkaSettings, config: RelayConfig, connect: Connect = asyncpg.connect
+    database_url: str,
+    kafka: KafkaSettings,
+    config: RelayConfig,
+    connect: Connect = asyncpg.connect,
+    pool_options: Mapping[str, Any] | None = None,
 ) -> int:
     """`reservation relay`: publish until SIGTERM/SIGINT, then finish the batch, flush; the exit code."""
     stop = asyncio.Event()
@@ -206,7 +211,7 @@ async def run_relay(
     producer = make_producer(kafka, error_cb=on_kafka_error, logger=logging.getLogger("librdkafka"))
     # min_size=0: start even while PostgreSQL is unreachable; the loop backs off and readiness says so.
     # Two connections: one for the batch transaction, one so readiness never waits behind it.
-    pool = await asyncpg.create_pool(database_url, connect=connect, min_size=0, max_size=2)
+    pool = await asyncpg.create_pool(database_url, connect=connect, min_size=0, max_size=2, **(pool_options or {}))
     relay = OutboxRelay(pool, producer, kafka, config)
     readiness = Readiness()
     relay.register_checks(readiness)

@@ -62,8 +62,26 @@ class DirectRunner:
 QueuedCall = tuple[LuaScript, Sequence[str], list[Any], asyncio.Future[Any]]  # script, keys, args, caller's future
 
 
-def _payload(batch: list[QueuedCall]) -> bytes:
-    return b"".join(pack_command(("EVALSHA", s.sha, len(k), *k, *a)) for s, k, a, _ in batch)
+def _command(call: QueuedCall) -> bytes:
+    script, keys, args, _ = call
+    return pack_command(("EVALSHA", script.sha, len(keys), *keys, *args))
+
+
+def _payload(batch: list[QueuedCall]) -> tuple[bytes, list[QueuedCall]]:
+    """The batch's commands, and the calls they are for. A call that cannot be encoded (text that is not
+    valid UTF-8) fails alone: the callers it shares the pipeline with must not see its error."""
+    try:
+        return b"".join(pack_command(("EVALSHA", s.sha, len(k), *k, *a)) for s, k, a, _ in batch), batch
+    except Exception:
+        packed, kept = [], []
+        for call in batch:
+            try:
+                packed.append(_command(call))
+            except Exception as exc:
+                fail_calls([call], exc)
+            else:
+                kept.append(call)
+        return b"".join(packed), kept
 
 
 def fail_calls(batch: list[QueuedCall], exc: BaseException) -> None:
@@ -120,8 +138,11 @@ class BatchingRunner:
 
     def _submit(self, pipe: RedisPipe, batch: list[QueuedCall]) -> bool:
         """Writes on a connected pipe, replies handled in a callback; False when the pipe must connect first."""
+        payload, batch = _payload(batch)
+        if not batch:
+            return True
         try:
-            future = pipe.submit(_payload(batch), len(batch))
+            future = pipe.submit(payload, len(batch))
         except Exception as exc:
             self._lost(batch, exc)
             return True
@@ -141,8 +162,11 @@ class BatchingRunner:
 
     async def _send(self, pipe: RedisPipe, batch: list[QueuedCall]) -> None:
         """Connects the pipe if needed, then writes and waits for the replies."""
+        payload, batch = _payload(batch)
+        if not batch:
+            return
         try:
-            replies = await pipe.send(_payload(batch), len(batch))
+            replies = await pipe.send(payload, len(batch))
         except Exception as exc:
             self._lost(batch, exc)
             return

@@ -22,6 +22,7 @@ from .rebuild import Rebuilder, rebuild_sale
 log = logging.getLogger(__name__)
 
 RETRY_SOON = {"Retry-After": "1"}
+_OUTCOME_UNKNOWN = "the database did not confirm the reservation; retry with the same Idempotency-Key"
 _REPLAY_WAIT = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5)  # a duplicate may arrive while the first is committing
 
 _REFUSALS: dict[Outcome, tuple[int, str, str]] = {
@@ -59,13 +60,13 @@ class Availability:
         }
 
 
-def _from_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)
-
-
 class ReservationService:
-    def __init__(self, pool: asyncpg.Pool, gate: Gate, rebuilder: Rebuilder, metrics: Metrics) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, gate: Gate, rebuilder: Rebuilder, metrics: Metrics, reader: asyncpg.Pool | None = None
+    ) -> None:
         self._pool = pool
+        # Reads that tolerate a replica's lag and decide nothing (availability, counters) may use a reader.
+        self._reader = reader or pool
         self._gate = gate
         self._rebuilder = rebuilder
         self._metrics = metrics
@@ -77,10 +78,10 @@ class ReservationService:
         self._metrics.remaining(sale.id, sale.total_stock)
         return sale
 
-    async def _closed_sale(self, sale_id: int) -> Sale:
+    async def _closed_sale(self, sale_id: int, db: asyncpg.Pool) -> Sale:
         """The sale the gate does not know because it closed (its keys were retired). Otherwise raises:
         404 for no such sale, or 503 while a rebuild from PostgreSQL, started here, loads it."""
-        sale = await store.get_sale(self._pool, sale_id)
+        sale = await store.get_sale(db, sale_id)
         if sale is None:
             raise ApiError(404, "sale_not_found", f"no sale {sale_id}")
         if sale.gate_closed():
@@ -100,7 +101,7 @@ class ReservationService:
         if result.outcome is Outcome.DUPLICATE:
             return await self._replay(result.reservation_id)
         if result.outcome is Outcome.NOT_LOADED:
-            await self._closed_sale(sale_id)
+            await self._closed_sale(sale_id, self._pool)
             # PostgreSQL answers as the gate would have: a retry of an attempt that won gets its reservation
             # back; any other attempt finds the sale over.
             found = await store.find_by_idempotency(self._pool, sale_id, user, key)
@@ -111,10 +112,15 @@ class ReservationService:
 
     async def _commit(self, sale_id: int, user: str, key: str, quantity: int, gate: GateResult) -> Reserved:
         assert gate.expires_ms is not None
-        held = Reservation(gate.reservation_id, sale_id, user, quantity, Status.HELD, key, _from_ms(gate.expires_ms))
+        expires = store.from_epoch_ms(gate.expires_ms)
+        held = Reservation(gate.reservation_id, sale_id, user, quantity, Status.HELD, key, expires)
         # From here the committer owns the admission: committed, or its units given back, even if this
         # request is cancelled while it waits.
-        if await self._committer.commit(held, gate.epoch):
+        try:
+            committed = await self._committer.commit(held, gate.epoch)
+        except store.CommitOutcomeUnknown:
+            raise ApiError(503, "unavailable", _OUTCOME_UNKNOWN, RETRY_SOON) from None
+        if committed:
             return Reserved(held, replayed=False)
         raise ApiError(503, "unavailable", "the reservation could not be stored; nothing was reserved", RETRY_SOON)
 
@@ -182,8 +188,8 @@ class ReservationService:
     async def availability(self, sale_id: int) -> Availability:
         snap = await self._gate.snapshot(sale_id)
         if snap is None:
-            sale = await self._closed_sale(sale_id)
-            counted = await store.counters(self._pool, sale)
+            sale = await self._closed_sale(sale_id, self._reader)
+            counted = await store.counters(self._reader, sale)
             return Availability(sale_id, counted.remaining, sale.per_user_limit, sale.starts_at, sale.ends_at, "ended")
         now_ms = datetime.now(UTC).timestamp() * 1000
         if now_ms < snap.starts_ms:
@@ -193,17 +199,16 @@ class ReservationService:
         else:
             state = "active" if snap.remaining > 0 else "sold_out"
         self._metrics.remaining(sale_id, snap.remaining)
-        return Availability(
-            sale_id, snap.remaining, snap.per_user_limit, _from_ms(snap.starts_ms), _from_ms(snap.ends_ms), state
-        )
+        starts, ends = store.from_epoch_ms(snap.starts_ms), store.from_epoch_ms(snap.ends_ms)
+        return Availability(sale_id, snap.remaining, snap.per_user_limit, starts, ends, state)
 
     async def counters(self, sale_id: int) -> tuple[Sale, Counters | None, Counters]:
         """(sale, the gate's counters or None while it is not loaded or once the sale closed, PostgreSQL's)."""
-        sale = await store.get_sale(self._pool, sale_id)
+        sale = await store.get_sale(self._reader, sale_id)
         if sale is None:
             raise ApiError(404, "sale_not_found", f"no sale {sale_id}")
         snap = await self._gate.snapshot(sale_id)
         if snap is None and not sale.gate_closed():
             self._rebuilder.kick(sale_id)
         gate = Counters(snap.initial, snap.remaining, snap.held, snap.confirmed) if snap else None
-        return sale, gate, await store.counters(self._pool, sale)
+        return sale, gate, await store.counters(self._reader, sale)

@@ -40,6 +40,8 @@ class Settings:
     command: Command
     database_url: str  # without user and password when db_secret_arn is set
     db_secret_arn: str | None  # RDS-managed secret: credentials are read per connection (db_credentials)
+    db_proxy: bool  # behind RDS Proxy: no named prepared statements (they pin the proxy's sessions)
+    db_read_host: str | None  # a reader endpoint (same port, database, credentials) for lag-tolerant reads
     redis_url: str
     redis_password: str | None
     redis_cluster: bool
@@ -109,6 +111,17 @@ def _database_url(env: Mapping[str, str], problems: list[str]) -> str:
         auth = (f"{user}:{quote(password, safe='')}" if password else user) + "@"
     query = f"?sslmode={sslmode}" if sslmode else ""
     return f"postgresql://{auth}{env.get('DB_HOST', '')}:{port}/{quote(env.get('DB_NAME', ''), safe='')}{query}"
+
+
+# A bare DNS name or IPv4 address: the reader shares the writer's port, database and credentials.
+_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}")
+
+
+def _read_host(env: Mapping[str, str], problems: list[str]) -> str | None:
+    host = _optional(env, "DB_READ_HOST")
+    if host and not _HOST.fullmatch(host):
+        problems.append(f"DB_READ_HOST: {host!r} is not a host name; give the reader endpoint's host only, no port")
+    return host
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +200,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, command: Command | st
         command=command,
         database_url=database_url,
         db_secret_arn=_optional(env, "DB_LOGIN_ARN"),
+        db_proxy=_bool(env, "DB_PROXY", problems),
+        db_read_host=_read_host(env, problems) if serve else None,
         redis_url=redis.url,
         redis_password=redis.password,
         redis_cluster=redis.cluster,

@@ -7,16 +7,27 @@ no change can commit between the rebuild's snapshot and its write to Redis.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from . import events
+from .errors import DEPENDENCY_ERRORS
 from .models import Counters, NewSale, Reservation, Sale, Status
 
 SALE_LOCK_NS = 0x46530001  # first half of the two-int advisory lock key; the second is the sale id
 
-_SALE_COLUMNS = "id, name, sku, total_stock, per_user_limit, starts_at, ends_at, hold_seconds, redis_epoch"
+
+def _in_datetime_range(column: str) -> str:
+    # PostgreSQL's timestamptz reaches year 294276 and 'infinity'; Python's datetime ends with year 9999, and
+    # asyncpg decodes 'infinity' as a naive datetime.max. A sale row is read clamped to what Python holds.
+    return f"least(greatest({column}, '0001-01-01 00:00:00+00'), '9999-12-31 23:59:59.999999+00') AS {column}"
+
+
+_SALE_COLUMNS = (
+    f"id, name, sku, total_stock, per_user_limit, {_in_datetime_range('starts_at')}, {_in_datetime_range('ends_at')},"
+    " hold_seconds, redis_epoch"
+)
 _RES_COLUMNS = "id::text, sale_id, user_id, quantity, status, idempotency_key, expires_at"
 
 
@@ -127,24 +138,46 @@ async def invalidate_gate(pool: asyncpg.Pool, sale_id: int, epoch: int) -> None:
         await conn.execute("UPDATE sales SET redis_epoch = $2 + 1 WHERE id = $1 AND redis_epoch = $2", sale_id, epoch)
 
 
+class CommitOutcomeUnknown(Exception):
+    """The commit was sent but its answer was lost with the connection: it may or may not have committed."""
+
+
 async def insert_held(db: asyncpg.Pool | asyncpg.Connection, held: Sequence[tuple[Reservation, int]]) -> set[str]:
     """Commit holds admitted by the gate, each with the gate epoch that admitted it, and their events.
 
     Returns the ids committed. A hold whose epoch no longer matches was admitted by a Redis that has
     since been rebuilt from PostgreSQL (which did not know it): it is void and left out. One statement,
-    one round trip (commit_holds, migration 002): this runs for every winner of a sale.
+    one round trip (commit_holds, migration 002): this runs for every winner of a sale. Raises
+    CommitOutcomeUnknown when the connection failed once the statement may have been sent.
     """
-    rows = await db.fetch(
-        "SELECT id::text FROM commit_holds($1, $2, $3, $4, $5, $6, $7, $8) AS id",
-        SALE_LOCK_NS,
-        [r.id for r, _ in held],
-        [r.sale_id for r, _ in held],
-        [r.user_id for r, _ in held],
-        [r.quantity for r, _ in held],
-        [r.idempotency_key for r, _ in held],
-        [r.expires_at for r, _ in held],
-        [epoch for _, epoch in held],
-    )
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn:  # a failure to get a connection sent nothing
+            return await insert_held(conn, held)
+    try:
+        rows = await db.fetch(
+            "SELECT id::text FROM commit_holds($1, $2, $3, $4, $5, $6, $7, $8) AS id",
+            SALE_LOCK_NS,
+            [r.id for r, _ in held],
+            [r.sale_id for r, _ in held],
+            [r.user_id for r, _ in held],
+            [r.quantity for r, _ in held],
+            [r.idempotency_key for r, _ in held],
+            [r.expires_at for r, _ in held],
+            [epoch for _, epoch in held],
+        )
+    except DEPENDENCY_ERRORS as exc:
+        raise CommitOutcomeUnknown(f"{type(exc).__name__}: {exc}") from exc
+    return {r[0] for r in rows}
+
+
+async def committed_among(pool: asyncpg.Pool, sale_ids: Sequence[int], reservation_ids: Sequence[str]) -> set[str]:
+    """Which of these reservations are committed, once every commit of these sales still running (on a
+    backend whose client connection was lost) has ended: commit_holds holds a sale's shared lock until
+    it commits or aborts, and the exclusive one waits for it."""
+    async with pool.acquire() as conn, conn.transaction():
+        for sale_id in sorted(set(sale_ids)):  # the order commit_holds locks in: no deadlock
+            await lock_sale_exclusive(conn, sale_id)
+        rows = await conn.fetch("SELECT id::text FROM reservations WHERE id = ANY($1::uuid[])", list(reservation_ids))
     return {r[0] for r in rows}
 
 
@@ -217,5 +250,14 @@ async def counters(pool: asyncpg.Pool, sale: Sale) -> Counters:
     return Counters(sale.total_stock, sale.total_stock - held - confirmed, held, confirmed)
 
 
+# Integer arithmetic both ways: through a float, 9999-12-31T23:59:59.999 rounds up into year 10000.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
 def epoch_ms(ts: datetime) -> int:
-    return int(ts.timestamp() * 1000)
+    return (ts - _EPOCH) // _MS
+
+
+def from_epoch_ms(ms: int) -> datetime:
+    return _EPOCH + ms * _MS

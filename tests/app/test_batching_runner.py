@@ -36,6 +36,29 @@ def test_connected_pipe_batches_and_noscript_fallback(redis_url: str) -> None:
     asyncio.run(run())
 
 
+def test_a_call_redis_cannot_encode_fails_alone(redis_url: str) -> None:
+    """Text that is not valid UTF-8 fails its own call, not the callers sharing its pipeline."""
+    echo = LuaScript("echo-encode", "return ARGV[1]")
+
+    async def run() -> None:
+        client = redis.Redis.from_url(redis_url, decode_responses=True)
+        runner = BatchingRunner(client)
+        try:
+            assert await runner.run(echo, ["k"], ["first"]) == "first"  # the pipe is connected
+            for _ in range(2):  # written from the loop callback once connected, and through a task before
+                calls = [runner.run(echo, ["k"], [arg]) for arg in ("a", "\udc80", "b")]
+                good, bad, other = await asyncio.gather(*calls, return_exceptions=True)
+                assert (good, other) == ("a", "b")
+                assert isinstance(bad, UnicodeEncodeError)
+                runner.close()
+                runner = BatchingRunner(client)
+        finally:
+            runner.close()
+            await client.aclose()
+
+    asyncio.run(run())
+
+
 def test_reply_timeout_fails_the_batch_and_reconnects(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     slow = LuaScript("slow-batching", "local n = 0 for i = 1, 200000000 do n = n + i end return 1")
     echo = LuaScript("echo-batching", "return ARGV[1]")

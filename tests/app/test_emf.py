@@ -172,3 +172,17 @@ def test_the_app_writes_emf_lines_to_stdout_when_enabled(settings: Settings, red
         assert doc["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "FlashSaleTest"
     assert _by(docs, "Result")["reserved"]["ReservationRequests"] == 1
     assert _by(docs, "Route")[RESERVE_ROUTE]["Requests"] == 1
+
+
+def test_background_failures_are_reported_as_increases_per_task():
+    metrics = Metrics()
+    reporter = EmfReporter(metrics, "FlashSale-test")
+    metrics.background_failure("reconcile")
+    metrics.background_failure("reconcile")
+    metrics.background_failure("retire")
+    first = _by(_write(reporter, now_ms=1_700_000_000_000), "Task")
+    assert {k: v["BackgroundFailures"] for k, v in first.items()} == {"reconcile": 2, "retire": 1}
+    assert first["retire"]["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Task"]]
+    metrics.background_failure("retire")
+    second = _by(_write(reporter, now_ms=1_700_000_060_000), "Task")
+    assert {k: v["BackgroundFailures"] for k, v in second.items()} == {"reconcile": 0, "retire": 1}

@@ -194,3 +194,36 @@ def test_relay_config_from_env():
     assert RelayConfig.from_env({}) == RelayConfig()
     with pytest.raises(ValueError, match="RELAY_BATCH_SIZE"):
         RelayConfig.from_env({"RELAY_BATCH_SIZE": "0"})
+
+
+class OnceBrokenRelay(CountingRelay):
+    """Its first batch meets a connection asyncpg can no longer use (killed while idle in the pool)."""
+
+    async def publish_batch(self) -> BatchResult:
+        if not self.results:
+            self.results.append(BatchResult(0, 0, 0, 0))
+            raise asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress")
+        return await super().publish_batch()
+
+
+def test_a_failed_batch_of_any_kind_is_retried_and_the_relay_carries_on(db, kafka):
+    ids = asyncio.run(insert_outbox(db, _events(5, sales=2)))
+
+    async def run() -> None:
+        pool = await asyncpg.create_pool(db, min_size=1, max_size=2)
+        settings = _settings(kafka)
+        relay = OnceBrokenRelay(pool, make_producer(settings, log_level=0), settings, RelayConfig(backoff_initial=0.01))
+        stop = asyncio.Event()
+        task = asyncio.create_task(relay.run(stop))
+        try:
+            async with asyncio.timeout(30):
+                while await unpublished_ids(db):
+                    assert not task.done(), task  # the loop did not die with the failed batch
+                    await asyncio.sleep(0.05)
+        finally:
+            stop.set()
+            await task
+            await pool.close()
+
+    asyncio.run(run())
+    assert {m.outbox_id for m in read_topic(kafka, "test.reservations")} >= set(ids)

@@ -105,10 +105,24 @@ def test_every_problem_is_reported_with_its_variable() -> None:
         ({"KAFKA_AUTH": "iam"}, "AWS_REGION", Command.RELAY),
         ({"DB_HOST": "also-set"}, "DATABASE_URL", Command.RELAY),
         ({"REDIS_CLUSTER": "yes please"}, "REDIS_CLUSTER", Command.SERVE),
+        ({"DB_PROXY": "rds"}, "DB_PROXY", Command.RELAY),
+        ({"DB_READ_HOST": "reader.example:5432"}, "DB_READ_HOST", Command.SERVE),
+        ({"DB_READ_HOST": "postgresql://reader.example"}, "DB_READ_HOST", Command.SERVE),
     ],
 )
 def test_malformed_values(override: dict[str, str], variable: str, command: Command) -> None:
     assert _names(BASE | KAFKA | override, command) == [variable]
+
+
+def test_rds_proxy_and_reader_endpoint() -> None:
+    assert not load_settings(BASE, command=Command.SERVE).db_proxy
+    assert load_settings(BASE, command=Command.SERVE).db_read_host is None
+    reader = "app.cluster-ro-abc123.eu-west-1.rds.amazonaws.com"
+    serve = load_settings(BASE | {"DB_PROXY": "true", "DB_READ_HOST": reader}, command=Command.SERVE)
+    assert serve.db_proxy and serve.db_read_host == reader
+    # The relay's pool goes through the proxy too; only the API reads from the reader.
+    relay = load_settings(DB | KAFKA | {"DB_PROXY": "true", "DB_READ_HOST": reader}, command=Command.RELAY)
+    assert relay.db_proxy and relay.db_read_host is None
 
 
 def test_dev_secret_only_with_explicit_dev_mode() -> None:
