@@ -7,7 +7,7 @@ columns, and dates whose sums with a hold and the gate's margin stay far inside 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -16,8 +16,10 @@ from msgspec import Meta, Struct
 MAX_QUANTITY = 1_000
 MAX_STOCK = 10_000_000
 MAX_HOLD_SECONDS = 86_400
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+# Sale dates are in these years, as written (with their own offset). A year is plenty for a flash sale's
+# window, and a date this far from datetime's limits keeps ends_at + hold + margin from overflowing.
+YEARS = range(2000, 2100)
+YEAR_PATTERN = "^20[0-9]{2}-"
 
 # No control characters (PostgreSQL refuses NUL in text; the others have no place in a name) and at least one
 # character that is not a space. Lone surrogates never get this far: msgspec refuses them as invalid JSON.
@@ -38,8 +40,9 @@ Instant = Annotated[datetime, Meta(tz=True)]  # RFC 3339, with an offset
 
 def _timestamp(description: str, example: str) -> Meta:
     return Meta(
-        description=f"{description}; RFC 3339 with an offset, from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d} (UTC)",
+        description=f"{description}; RFC 3339 with an offset, in the years {YEARS[0]} to {YEARS[-1]}",
         examples=[example],
+        extra_json_schema={"pattern": YEAR_PATTERN},  # what __post_init__ checks, as a pattern on the string
     )
 
 
@@ -63,9 +66,8 @@ class NewSale(Struct):
     def __post_init__(self) -> None:
         # Raised here, msgspec reports it as a ValidationError naming the body (validation.py turns it into a 422).
         for name, value in (("starts_at", self.starts_at), ("ends_at", self.ends_at)):
-            # By the local date first: comparing a far date with its offset applied could overflow.
-            if not EARLIEST.year <= value.year < LATEST.year or not EARLIEST <= value < LATEST:
-                raise ValueError(f"{name} must be from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d} (UTC)")
+            if value.year not in YEARS:  # the local year: applying the offset of a far date could overflow
+                raise ValueError(f"{name} must be in the years {YEARS[0]} to {YEARS[-1]}")
         if self.ends_at <= self.starts_at:
             raise ValueError("ends_at must be after starts_at")
         self.name = self.name.strip()
