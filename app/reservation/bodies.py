@@ -130,10 +130,10 @@ class Reservation(Struct):
     expires_at: Annotated[Instant, Meta(description="end of the hold")]
 
 
-class Status(Struct):
+class Live(Struct):
     status: Literal["ok"]
 
 
-class Readiness(Struct):
+class Ready(Struct):
     status: Literal["ok"]
     checks: dict[str, str]

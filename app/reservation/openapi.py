@@ -20,8 +20,8 @@ _, _SCHEMAS = msgspec.json.schema_components(
         bodies.SaleCounters,
         bodies.Availability,
         bodies.Reservation,
-        bodies.Status,
-        bodies.Readiness,
+        bodies.Live,
+        bodies.Ready,
     ],
     ref_template=_REF,
 )
@@ -167,12 +167,12 @@ OPENAPI: dict[str, Any] = {
         },
         "/reservations/{reservation_id}/confirm": {"post": _hold_change("Confirm your hold (buy)")},
         "/reservations/{reservation_id}/release": {"post": _hold_change("Release your hold")},
-        "/health/live": {"get": {"summary": "Process liveness", "responses": {"200": _ok("alive", bodies.Status)}}},
+        "/health/live": {"get": {"summary": "Process liveness", "responses": {"200": _ok("alive", bodies.Live)}}},
         "/health/ready": {
             "get": {
                 "summary": "Readiness of PostgreSQL and Redis",
                 "responses": {
-                    "200": _ok("every dependency answers", bodies.Readiness),
+                    "200": _ok("every dependency answers", bodies.Ready),
                     "503": _error("not_ready: the detail names the dependencies that do not answer"),
                 },
             }
