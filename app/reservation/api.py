@@ -46,7 +46,7 @@ class Handlers:
         self.auth.admin(request)
         content_type = request.headers.get("content-type")
         if not v.json_media_type(content_type.encode("latin-1") if content_type is not None else None):
-            raise v.NOT_JSON
+            raise v.not_json()
         new = v.decode(NEW_SALE, await v.read_body(request.receive))
         sale = await self.service.create_sale(new)
         return JSONResponse(sale.to_json(), status_code=201)

@@ -86,7 +86,7 @@ class ReserveEndpoint:
             user = handlers.auth.bearer(authorization.decode("latin-1") if authorization else "").user_id
             checked_key = v.idempotency_key(key.decode("latin-1") if key else "")
             if not v.json_media_type(content_type):
-                raise v.NOT_JSON
+                raise v.not_json()
             quantity = v.decode(_ATTEMPT, await v.read_body(receive)).quantity
             sale_id = check_sale_id(scope["path_params"]["sale_id"])
             reserved = await handlers.service.reserve(sale_id, user, checked_key, quantity)

@@ -21,11 +21,13 @@ _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 _AT_FIELD = re.compile(r"^(?P<what>.*) - at `\$\.(?P<field>[^`]+)`$")
 _MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
 
-NOT_JSON = ApiError(415, "unsupported_media_type", "send the body as Content-Type: application/json")
-
 
 def invalid(detail: str) -> ApiError:
     return ApiError(422, "invalid_input", detail)
+
+
+def not_json() -> ApiError:  # a new one each time: a raised instance keeps the frames it passed through
+    return ApiError(415, "unsupported_media_type", "send the body as Content-Type: application/json")
 
 
 def json_media_type(content_type: bytes | None) -> bool:
