@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -9,16 +10,15 @@ from starlette.routing import Route
 
 from . import validation as v
 from .auth import Authenticator
+from .bodies import NewSale
 from .errors import ApiError
 from .health import Readiness
 from .metrics import Metrics
-from .models import NewSale
 from .openapi import OPENAPI
 from .service import ReservationService
 
-MAX_STOCK = 10_000_000
 MAX_SALE_ID = 2**31 - 1  # the second half of the sale's advisory lock key is a PostgreSQL int4
-MAX_QUANTITY = 1_000
+NEW_SALE = msgspec.json.Decoder(NewSale)
 
 
 def sale_id(request: Request) -> int:
@@ -44,18 +44,10 @@ class Handlers:
     async def create_sale(self, request: Request) -> Response:
         """Admin: create a sale and load it into the gate."""
         self.auth.admin(request)
-        data = await v.json_object(request)
-        new = NewSale(
-            name=v.text(data, "name", 200),
-            sku=v.text(data, "sku", 100),
-            total_stock=v.integer(data, "total_stock", 1, MAX_STOCK),
-            per_user_limit=v.integer(data, "per_user_limit", 1, MAX_QUANTITY),
-            starts_at=v.timestamp(data, "starts_at"),
-            ends_at=v.timestamp(data, "ends_at"),
-            hold_seconds=v.integer(data, "hold_seconds", 1, 86_400),
-        )
-        if new.ends_at <= new.starts_at:
-            raise v.invalid("ends_at must be after starts_at")
+        content_type = request.headers.get("content-type")
+        if not v.json_media_type(content_type.encode("latin-1") if content_type is not None else None):
+            raise v.not_json()
+        new = v.decode(NEW_SALE, await v.read_body(request.receive))
         sale = await self.service.create_sale(new)
         return JSONResponse(sale.to_json(), status_code=201)
 

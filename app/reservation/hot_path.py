@@ -15,12 +15,14 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+import msgspec
 from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from . import validation as v
-from .api import MAX_QUANTITY, Handlers, check_sale_id
+from .api import Handlers, check_sale_id
+from .bodies import ReservationRequest
 from .errors import DEPENDENCY_ERRORS, INTERNAL, UNAVAILABLE, ApiError, error_body, log_dependency, log_unexpected
 from .metrics import Metrics
 
@@ -31,6 +33,7 @@ Parts = tuple[int, RawHeaders, bytes]  # status, headers, body
 
 _JSON = (b"content-type", b"application/json")
 _REPLAYED = {"Idempotent-Replayed": "true"}
+_ATTEMPT = msgspec.json.Decoder(ReservationRequest)
 
 
 def _parts(status: int, body: bytes, headers: Mapping[str, str] | None) -> Parts:
@@ -70,17 +73,21 @@ class ReserveEndpoint:
         await respond(send, await self.attempt(scope, receive))
 
     async def attempt(self, scope: Scope, receive: Receive) -> Parts:
-        authorization = key = None  # the first of each, as Starlette's Headers.get
+        authorization = key = content_type = None  # the first of each, as Starlette's Headers.get
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization = value if authorization is None else authorization
             elif name == b"idempotency-key":
                 key = value if key is None else key
+            elif name == b"content-type":
+                content_type = value if content_type is None else content_type
         handlers = self._handlers
         try:
             user = handlers.auth.bearer(authorization.decode("latin-1") if authorization else "").user_id
             checked_key = v.idempotency_key(key.decode("latin-1") if key else "")
-            quantity = v.integer(v.parse_object(await v.read_body(receive)), "quantity", 1, MAX_QUANTITY)
+            if not v.json_media_type(content_type):
+                raise v.not_json()
+            quantity = v.decode(_ATTEMPT, await v.read_body(receive)).quantity
             sale_id = check_sale_id(scope["path_params"]["sale_id"])
             reserved = await handlers.service.reserve(sale_id, user, checked_key, quantity)
         except ApiError as exc:

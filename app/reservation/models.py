@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from .bodies import NewSale as NewSale  # the admin's request body, already checked, is the service's input
+
 # How long after a sale's last possible hold expiry its Redis gate stays loaded: time for the reaper to
 # expire and reconcile every hold before the keys are deleted.
 GATE_MARGIN = timedelta(hours=1)
@@ -17,17 +19,6 @@ class Status(StrEnum):
     CONFIRMED = "confirmed"
     RELEASED = "released"
     EXPIRED = "expired"
-
-
-@dataclass(frozen=True, slots=True)
-class NewSale:
-    name: str
-    sku: str
-    total_stock: int
-    per_user_limit: int
-    starts_at: datetime
-    ends_at: datetime
-    hold_seconds: int
 
 
 @dataclass(frozen=True, slots=True)

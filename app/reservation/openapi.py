@@ -1,23 +1,65 @@
-"""The OpenAPI document, written by hand; tests/app/test_openapi.py keeps it in step with the routes."""
+"""The OpenAPI document. Bodies come from their declarations in bodies.py (the same Structs validate requests);
+the paths and status codes are listed here, and tests/app/test_openapi.py keeps them in step with the routes."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 
-def _ok(description: str, schema: str) -> dict[str, Any]:
-    ref = {"$ref": f"#/components/schemas/{schema}"}
-    return {"description": description, "content": {"application/json": {"schema": ref}}}
+from . import bodies
+from .validation import IDEMPOTENCY_KEY_PATTERN, MAX_BODY
+
+_REF = "#/components/schemas/{name}"
+_, _SCHEMAS = msgspec.json.schema_components(
+    [
+        bodies.ReservationRequest,
+        bodies.NewSale,
+        bodies.Error,
+        bodies.Sale,
+        bodies.SaleCounters,
+        bodies.Availability,
+        bodies.Reservation,
+        bodies.Live,
+        bodies.Ready,
+    ],
+    ref_template=_REF,
+)
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
 
 
-def _error(description: str) -> dict[str, Any]:
-    return _ok(description, "Error")
+def _json(schema: type) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": _REF.format(name=schema.__name__)}}}
 
 
-_AUTH_ERRORS = {"401": _error("missing or invalid bearer token")}
+def _ok(description: str, schema: type, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"description": description, "content": _json(schema), **({"headers": headers} if headers else {})}
+
+
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    return _ok(description, bodies.Error, headers)
+
+
 _SALE_ID = {"name": "sale_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
 _RES_ID = {"name": "reservation_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
-_PLAIN = {"200": {"description": "ok"}}
+_IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": True,
+    "description": "names the attempt: a retry with the same key (same buyer and sale) gets the same reservation",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": IDEMPOTENCY_KEY_PATTERN},
+}
+_UNAVAILABLE = {"503": _error("unavailable: PostgreSQL or Redis is down; retry", _RETRY_AFTER)}
+_BUYER = {"401": _error("missing or invalid bearer token"), **_UNAVAILABLE}
+_ADMIN = {**_BUYER, "403": _error("forbidden: not an admin")}
+_BODY = {
+    "413": _error(f"body_too_large: more than {MAX_BODY} bytes"),
+    "415": _error("unsupported_media_type: a Content-Type other than application/json (none is taken as JSON)"),
+}
+
+
+def _body(schema: type) -> dict[str, Any]:
+    return {"required": True, "content": _json(schema)}
 
 
 def _hold_change(summary: str) -> dict[str, Any]:
@@ -26,89 +68,34 @@ def _hold_change(summary: str) -> dict[str, Any]:
         "security": [{"bearer": []}],
         "parameters": [_RES_ID],
         "responses": {
-            "200": _ok("the reservation after the change (repeating it is harmless)", "Reservation"),
-            **_AUTH_ERRORS,
-            "404": _error("no such reservation of yours"),
+            "200": _ok("the reservation after the change (repeating it is harmless)", bodies.Reservation),
+            **_BUYER,
+            "404": _error("reservation_not_found: no such reservation of yours"),
             "409": _error("hold_expired or reservation_not_held"),
         },
     }
 
+
+_TEXT = {"text/plain": {"schema": {"type": "string"}}}
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "Flash-sale reservation service", "version": "0.1.0"},
     "components": {
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-        "schemas": {
-            "Error": {
-                "type": "object",
-                "required": ["error", "detail"],
-                "properties": {"error": {"type": "string"}, "detail": {"type": "string"}},
-            },
-            "NewSale": {
-                "type": "object",
-                "required": ["name", "sku", "total_stock", "per_user_limit", "starts_at", "ends_at", "hold_seconds"],
-                "properties": {
-                    "name": {"type": "string", "maxLength": 200},
-                    "sku": {"type": "string", "maxLength": 100},
-                    "total_stock": {"type": "integer", "minimum": 1},
-                    "per_user_limit": {"type": "integer", "minimum": 1, "maximum": 1000},
-                    "starts_at": {"type": "string", "format": "date-time"},
-                    "ends_at": {"type": "string", "format": "date-time"},
-                    "hold_seconds": {"type": "integer", "minimum": 1, "maximum": 86400},
-                },
-            },
-            "Sale": {"allOf": [{"$ref": "#/components/schemas/NewSale"}, {"properties": {"id": {"type": "integer"}}}]},
-            "Counters": {
-                "type": "object",
-                "properties": {
-                    "sale": {"$ref": "#/components/schemas/Sale"},
-                    "initial": {"type": "integer"},
-                    "remaining": {"type": "integer"},
-                    "held": {"type": "integer"},
-                    "confirmed": {"type": "integer"},
-                    "gate": {
-                        "description": "the same counters in Redis; null while it is rebuilt or once the sale closed"
-                    },
-                },
-            },
-            "Availability": {
-                "type": "object",
-                "properties": {
-                    "sale_id": {"type": "integer"},
-                    "remaining": {"type": "integer"},
-                    "per_user_limit": {"type": "integer"},
-                    "starts_at": {"type": "string", "format": "date-time"},
-                    "ends_at": {"type": "string", "format": "date-time"},
-                    "state": {"enum": ["upcoming", "active", "sold_out", "ended"]},
-                },
-            },
-            "Reservation": {
-                "type": "object",
-                "properties": {
-                    "id": {"type": "string", "format": "uuid"},
-                    "sale_id": {"type": "integer"},
-                    "quantity": {"type": "integer"},
-                    "status": {"enum": ["held", "confirmed", "released", "expired"]},
-                    "expires_at": {"type": "string", "format": "date-time", "description": "end of the hold"},
-                },
-            },
-        },
+        "schemas": _SCHEMAS,
     },
     "paths": {
         "/admin/sales": {
             "post": {
                 "summary": "Create a sale (admin role)",
                 "security": [{"bearer": []}],
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewSale"}}},
-                },
+                "requestBody": _body(bodies.NewSale),
                 "responses": {
-                    "201": _ok("created", "Sale"),
-                    **_AUTH_ERRORS,
-                    "403": _error("not an admin"),
-                    "422": _error("invalid input"),
+                    "201": _ok("created", bodies.Sale),
+                    **_ADMIN,
+                    **_BODY,
+                    "422": _error("invalid_json or invalid_input: the detail names the field and what is allowed"),
                 },
             }
         },
@@ -118,10 +105,9 @@ OPENAPI: dict[str, Any] = {
                 "security": [{"bearer": []}],
                 "parameters": [_SALE_ID],
                 "responses": {
-                    "200": _ok("counters from PostgreSQL, and from the Redis gate under `gate`", "Counters"),
-                    **_AUTH_ERRORS,
-                    "403": _error("not an admin"),
-                    "404": _error("no such sale"),
+                    "200": _ok("counters from PostgreSQL, and from the Redis gate under `gate`", bodies.SaleCounters),
+                    **_ADMIN,
+                    "404": _error("sale_not_found"),
                 },
             }
         },
@@ -131,10 +117,12 @@ OPENAPI: dict[str, Any] = {
                 "security": [{"bearer": []}],
                 "parameters": [_SALE_ID],
                 "responses": {
-                    "200": _ok("availability", "Availability"),
-                    **_AUTH_ERRORS,
-                    "404": _error("no such sale"),
-                    "503": _error("sale_loading: the sale is being rebuilt from PostgreSQL; retry"),
+                    "200": _ok("availability", bodies.Availability),
+                    **_BUYER,
+                    "404": _error("sale_not_found"),
+                    "503": _error(
+                        "sale_loading (the sale is being rebuilt from PostgreSQL) or unavailable; retry", _RETRY_AFTER
+                    ),
                 },
             }
         },
@@ -142,30 +130,26 @@ OPENAPI: dict[str, Any] = {
             "post": {
                 "summary": "Hold units; the buyer is the token's subject",
                 "security": [{"bearer": []}],
-                "parameters": [
-                    _SALE_ID,
-                    {"name": "Idempotency-Key", "in": "header", "required": True, "schema": {"type": "string"}},
-                ],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["quantity"],
-                                "properties": {"quantity": {"type": "integer", "minimum": 1}},
-                            }
-                        }
-                    },
-                },
+                "parameters": [_SALE_ID, _IDEMPOTENCY_KEY],
+                "requestBody": _body(bodies.ReservationRequest),
                 "responses": {
-                    "201": _ok("held; a retry with the same key returns the same reservation", "Reservation"),
-                    **_AUTH_ERRORS,
+                    "201": _ok(
+                        "held; a retry with the same key returns the same reservation",
+                        bodies.Reservation,
+                        {"Idempotent-Replayed": {"description": "true on a retry", "schema": {"const": "true"}}},
+                    ),
+                    **_BUYER,
+                    **_BODY,
                     "403": _error("sale_not_started or sale_ended"),
-                    "404": _error("no such sale"),
+                    "404": _error("sale_not_found"),
                     "409": _error("sold_out, user_limit_exceeded, or request_in_progress (same key in flight)"),
-                    "422": _error("invalid JSON, quantity, or Idempotency-Key"),
-                    "503": _error("sale_loading or unavailable; nothing was reserved; retry with the same key"),
+                    "422": _error(
+                        "invalid_json, invalid_input, invalid_quantity (above the sale's per_user_limit), "
+                        "missing_idempotency_key or invalid_idempotency_key"
+                    ),
+                    "503": _error(
+                        "sale_loading or unavailable; nothing was reserved; retry with the same key", _RETRY_AFTER
+                    ),
                 },
             }
         },
@@ -175,22 +159,32 @@ OPENAPI: dict[str, Any] = {
                 "security": [{"bearer": []}],
                 "parameters": [_RES_ID],
                 "responses": {
-                    "200": _ok("the reservation", "Reservation"),
-                    **_AUTH_ERRORS,
-                    "404": _error("no such reservation of yours"),
+                    "200": _ok("the reservation", bodies.Reservation),
+                    **_BUYER,
+                    "404": _error("reservation_not_found: no such reservation of yours"),
                 },
             }
         },
         "/reservations/{reservation_id}/confirm": {"post": _hold_change("Confirm your hold (buy)")},
         "/reservations/{reservation_id}/release": {"post": _hold_change("Release your hold")},
-        "/health/live": {"get": {"summary": "Process liveness", "responses": _PLAIN}},
+        "/health/live": {"get": {"summary": "Process liveness", "responses": {"200": _ok("alive", bodies.Live)}}},
         "/health/ready": {
             "get": {
                 "summary": "Readiness of PostgreSQL and Redis",
-                "responses": {**_PLAIN, "503": _error("a dependency is down")},
+                "responses": {
+                    "200": _ok("every dependency answers", bodies.Ready),
+                    "503": _error("not_ready: the detail names the dependencies that do not answer"),
+                },
             }
         },
-        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": _PLAIN}},
-        "/openapi.json": {"get": {"summary": "This document", "responses": _PLAIN}},
+        "/metrics": {
+            "get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "ok", "content": _TEXT}}}
+        },
+        "/openapi.json": {
+            "get": {
+                "summary": "This document",
+                "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {}}}}},
+            }
+        },
     },
 }

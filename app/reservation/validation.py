@@ -1,21 +1,43 @@
-"""Request parsing: anything malformed becomes a 422 with a message naming the field."""
+"""Request parsing: the body is decoded and checked against its declaration in bodies.py; anything malformed
+becomes a 4xx with the API's error shape, naming the field and what is allowed."""
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
-from typing import Any
+import re
+from typing import TypeVar
 
-from starlette.requests import ClientDisconnect, Request
+import msgspec
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive
 
 from .errors import ApiError
 
 MAX_BODY = 16 * 1024
+T = TypeVar("T")
+
+# Printable Latin-1 (the header's bytes as Starlette decodes them), no surrounding spaces (HTTP strips them).
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~\xa1-\xac\xae-\xff](?:[ -~\xa1-\xac\xae-\xff]{0,198}[!-~\xa1-\xac\xae-\xff])?$"
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
+_AT_FIELD = re.compile(r"^(?P<what>.*) - at `\$\.(?P<field>[^`]+)`$")
+_MISSING = re.compile(r"^Object missing required field `(?P<field>[^`]+)`$")
 
 
 def invalid(detail: str) -> ApiError:
     return ApiError(422, "invalid_input", detail)
+
+
+def not_json() -> ApiError:  # a new one each time: a raised instance keeps the frames it passed through
+    return ApiError(415, "unsupported_media_type", "send the body as Content-Type: application/json")
+
+
+def json_media_type(content_type: bytes | None) -> bool:
+    """A body without a Content-Type is taken as JSON; one that declares another type is not."""
+    if content_type is None or content_type == b"application/json":
+        return True
+    media_type = content_type.partition(b";")[0].strip().lower()
+    return media_type == b"application/json" or (
+        media_type.startswith(b"application/") and media_type.endswith(b"+json")
+    )
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -36,52 +58,38 @@ async def read_body(receive: Receive) -> bytes:
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def json_object(request: Request) -> dict[str, Any]:
-    return parse_object(await read_body(request.receive))
-
-
-def parse_object(body: bytes) -> dict[str, Any]:
+def decode(decoder: msgspec.json.Decoder[T], body: bytes) -> T:
     try:
-        data = json.loads(body)
-    except ValueError:
-        raise ApiError(422, "invalid_json", "the request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise ApiError(422, "invalid_json", "the request body must be a JSON object")
-    return data
+        return decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise _invalid_value(str(exc)) from None
+    except msgspec.DecodeError as exc:
+        raise ApiError(422, "invalid_json", f"the request body is not valid JSON: {exc}") from None
+    except RecursionError:  # msgspec's nesting limit is the interpreter's recursion limit
+        raise ApiError(422, "invalid_json", "the request body nests too deeply") from None
 
 
-def integer(data: dict[str, Any], name: str, low: int, high: int) -> int:
-    value = data.get(name)
-    if type(value) is not int:  # bool is an int subclass; reject it along with floats and strings
-        raise invalid(f"{name} must be an integer")
-    if not low <= value <= high:
-        raise invalid(f"{name} must be between {low} and {high}")
-    return value
-
-
-def text(data: dict[str, Any], name: str, max_len: int) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value.strip():
-        raise invalid(f"{name} must be a non-empty string")
-    if len(value) > max_len:
-        raise invalid(f"{name} must be at most {max_len} characters")
-    return value.strip()
-
-
-def timestamp(data: dict[str, Any], name: str) -> datetime:
-    value = data.get(name)
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise invalid(f"{name} must be an ISO 8601 timestamp with a time zone, e.g. 2026-11-21T15:00:00Z")
-    return parsed
+def _invalid_value(message: str) -> ApiError:
+    if message.startswith("Expected `object`"):
+        return ApiError(422, "invalid_json", "the request body must be a JSON object")
+    if missing := _MISSING.match(message):
+        return invalid(f"{missing['field']} is required")
+    at_field = _AT_FIELD.match(message)
+    if at_field is None:  # a check across fields (NewSale.__post_init__) already names them
+        return invalid(message)
+    field, what = at_field["field"], at_field["what"]
+    if "matching regex" in what:
+        what = "text that is not blank and has no control characters (such as NUL)"
+    return invalid(f"{field}: {what.replace('Expected', 'expected', 1)}")
 
 
 def idempotency_key(key: str) -> str:
     if not key:
         raise ApiError(422, "missing_idempotency_key", "the Idempotency-Key header is required")
-    if len(key) > 200 or not key.isprintable():
-        raise ApiError(422, "invalid_idempotency_key", "Idempotency-Key must be 1-200 printable characters")
+    if _IDEMPOTENCY_KEY.fullmatch(key) is None:
+        raise ApiError(
+            422,
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1-200 printable characters, without spaces at either end",
+        )
     return key

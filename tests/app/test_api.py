@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -183,5 +184,120 @@ def test_body_limits_and_chunked_bodies(with_app) -> None:
             yield b'tity": 1}'
 
         assert (await h.client.post(url, content=chunks(), headers=headers)).status_code == 201
+
+    with_app(body)
+
+
+def _sale_body(**overrides: object) -> dict[str, object]:
+    now = datetime.now(UTC)
+    return {
+        "name": "x", "sku": "y", "total_stock": 1, "per_user_limit": 1, "hold_seconds": 5,
+        "starts_at": now.isoformat(), "ends_at": (now + timedelta(hours=1)).isoformat(), **overrides,
+    }  # fmt: skip
+
+
+def test_deeply_nested_json_is_422_not_500(with_app) -> None:
+    """Nesting deeper than the interpreter's recursion limit, inside the 16 KiB body limit."""
+    deep = b"[" * 6000 + b"]" * 6000
+
+    async def body(h: Harness) -> None:
+        sale = await h.create_sale()
+        headers = {**bearer("u"), "Idempotency-Key": "deep", "Content-Type": "application/json"}
+        url = f"/sales/{sale['id']}/reservations"
+        for content in (deep, b'{"quantity": 1, "pad": ' + deep + b"}"):
+            _is_error(await h.client.post(url, content=content, headers=headers), 422, "invalid_json")
+            r = await h.client.post(
+                "/admin/sales", content=content, headers={**ADMIN, "Content-Type": "application/json"}
+            )
+            _is_error(r, 422, "invalid_json")
+        assert (await h.counters(sale["id"]))["remaining"] == sale["total_stock"]
+
+    with_app(body)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "nul \u0000 inside"),  # PostgreSQL text cannot hold NUL
+        ("sku", "\u0000"),
+        ("name", "\ud800"),  # a lone surrogate: not encodable as UTF-8
+        ("name", "\udc00 tail"),
+        ("ends_at", "9999-12-31T23:59:59-01:00"),  # past year 9999 in UTC
+        ("starts_at", "0001-01-01T00:00:00+01:00"),  # before year 1 in UTC
+        ("ends_at", "9999-12-31T23:00:00Z"),  # ends_at + hold + margin overflows
+        ("name", "   "),
+        ("name", "x" * 201),
+    ],
+)
+def test_sale_input_the_stores_refuse_is_422_naming_the_field(with_app, field: str, value: str) -> None:
+    async def body(h: Harness) -> None:
+        before = await h.runtime.pool.fetchval("SELECT count(*) FROM sales")
+        content = json.dumps(_sale_body(**{field: value})).encode()  # \u escapes, as a client's encoder sends
+        r = await h.client.post("/admin/sales", content=content, headers={**ADMIN, "Content-Type": "application/json"})
+        assert r.status_code == 422, r.text
+        assert r.json()["error"] in ("invalid_input", "invalid_json")
+        # a lone surrogate is refused as invalid JSON (msgspec), whose message gives the byte offset instead
+        assert field in r.json()["detail"] or r.json()["error"] == "invalid_json", r.json()
+        assert await h.runtime.pool.fetchval("SELECT count(*) FROM sales") == before
+
+    with_app(body)
+
+
+def test_sale_limits_are_inclusive(with_app) -> None:
+    async def body(h: Harness) -> None:
+        edge = _sale_body(
+            name=" " + "n" * 198 + " ",  # the limit counts the spaces that are then dropped
+            total_stock=10_000_000,
+            per_user_limit=1000,
+            hold_seconds=86_400,
+            starts_at="2000-01-01T00:00:00Z",
+            ends_at="2099-12-31T23:59:59Z",
+        )
+        r = await h.client.post("/admin/sales", json=edge, headers=ADMIN)
+        assert r.status_code == 201, r.text
+        assert r.json()["name"] == "n" * 198
+        for field, value in (("total_stock", 10_000_001), ("hold_seconds", 86_401), ("per_user_limit", 1001)):
+            r = await h.client.post("/admin/sales", json={**edge, field: value}, headers=ADMIN)
+            _is_error(r, 422, "invalid_input")
+            assert field in r.json()["detail"]
+        late = await h.client.post("/admin/sales", json={**edge, "ends_at": "2100-01-01T00:00:00Z"}, headers=ADMIN)
+        _is_error(late, 422, "invalid_input")
+        assert late.json()["detail"] == "ends_at must be in the years 2000 to 2099"
+
+    with_app(body)
+
+
+def test_a_body_that_is_not_json_is_415(with_app) -> None:
+    async def body(h: Harness) -> None:
+        sale = await h.create_sale(per_user_limit=3)
+        url = f"/sales/{sale['id']}/reservations"
+        for content_type in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+            headers = {**bearer("u"), "Idempotency-Key": "ct", "Content-Type": content_type}
+            _is_error(
+                await h.client.post(url, content=b'{"quantity": 1}', headers=headers), 415, "unsupported_media_type"
+            )
+            admin = {**ADMIN, "Content-Type": content_type}
+            r = await h.client.post("/admin/sales", content=json.dumps(_sale_body()).encode(), headers=admin)
+            _is_error(r, 415, "unsupported_media_type")
+        for content_type in ("application/json; charset=utf-8", "Application/JSON", "application/merge-patch+json"):
+            headers = {**bearer("u"), "Idempotency-Key": content_type, "Content-Type": content_type}
+            assert (await h.client.post(url, content=b'{"quantity": 1}', headers=headers)).status_code == 201
+
+    with_app(body)
+
+
+def test_invalid_input_details_name_the_field_and_the_bound(with_app) -> None:
+    async def body(h: Harness) -> None:
+        sale = await h.create_sale()
+        url = f"/sales/{sale['id']}/reservations"
+        headers = {**bearer("u"), "Idempotency-Key": "k"}
+        r = await h.client.post(url, json={"quantity": 1001}, headers=headers)
+        _is_error(r, 422, "invalid_input")
+        assert r.json()["detail"] == "quantity: expected `int` <= 1000"
+        r = await h.client.post(url, json={}, headers=headers)
+        assert r.json()["detail"] == "quantity is required"
+        for key in ("x" * 201, " padded", "tab\there", "nul\x00"):
+            r = await h.client.post(url, json={"quantity": 1}, headers={**bearer("u"), "Idempotency-Key": key})
+            _is_error(r, 422, "invalid_idempotency_key")
 
     with_app(body)
