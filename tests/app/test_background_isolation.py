@@ -16,11 +16,15 @@ from reservation.models import NewSale
 from .conftest import Harness, bearer, check_invariant
 
 
-def _far_future(hold_seconds: int = 86_400) -> NewSale:
+async def _far_future(h: Harness, ends_at: str, hold_seconds: int = 86_400) -> int:
+    """A sale row ending at `ends_at`: request validation now bounds dates (bodies.py), so the row is
+    written as one from before that may still be in the database."""
     now = datetime.now(UTC)
-    return NewSale(
-        "Forever", "SKU-F", 5, 2, now - timedelta(minutes=1), datetime(9999, 12, 31, 23, tzinfo=UTC), hold_seconds
+    sale = await h.runtime.service.create_sale(
+        NewSale("Forever", "SKU-F", 5, 2, now - timedelta(minutes=1), now + timedelta(days=1), hold_seconds)
     )
+    await h.runtime.pool.execute(f"UPDATE sales SET ends_at = '{ends_at}' WHERE id = $1", sale.id)
+    return sale.id
 
 
 async def _close(h: Harness, sale_id: int) -> None:
@@ -41,9 +45,8 @@ def test_a_sale_ending_in_year_9999_works_and_the_reaper_serves_every_other_sale
     """Rows as they may already be in the database, whatever the request validation now allows."""
 
     async def body(h: Harness) -> None:
-        forever = await h.runtime.service.create_sale(_far_future())  # overflowed ends_at + hold + margin
-        infinite = await h.runtime.service.create_sale(_far_future(hold_seconds=60))
-        await h.runtime.pool.execute("UPDATE sales SET ends_at = 'infinity' WHERE id = $1", infinite.id)
+        forever = await _far_future(h, "9999-12-31 23:00:00+00")  # overflowed ends_at + hold + margin
+        infinite = await _far_future(h, "infinity", hold_seconds=60)
         await h.flush_redis()  # both are rebuilt from those rows
         short = (await h.create_sale(total_stock=2, per_user_limit=2, hold_seconds=1))["id"]
         assert (await h.reserve(short, "bob", 2)).status_code == 201
@@ -56,7 +59,7 @@ def test_a_sale_ending_in_year_9999_works_and_the_reaper_serves_every_other_sale
         assert report.expired >= 1 and report.retired >= 1  # other tests' sales may go in the same pass
         assert (await h.counters(short))["remaining"] == 2
         assert await h.runtime.gate.snapshot(closed) is None  # retired
-        for sale_id in (forever.id, infinite.id):
+        for sale_id in (forever, infinite):
             won = await h.reserve(sale_id, "alice", 1)
             assert won.status_code == 201, won.text
             avail = await h.client.get(f"/sales/{sale_id}/availability", headers=bearer("alice"))
