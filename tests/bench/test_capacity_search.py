@@ -7,6 +7,7 @@ import itertools
 import pytest
 
 from bench.capacity_search import Probe, find_capacity
+from bench.run import Config, probe_attempts
 
 
 def _service(knee: float, offered: list[float] | None = None):
@@ -72,3 +73,11 @@ def test_bad_bounds_are_refused_with_the_value() -> None:
         find_capacity(_service(1), 0)
     with pytest.raises(ValueError, match=r"resolution must be a fraction between 0 and 1, got 1\.5"):
         find_capacity(_service(1), 100, resolution=1.5)
+
+
+def test_a_probe_lasts_about_probe_seconds_within_r_and_sells_out() -> None:
+    cfg = Config("uvicorn", True, "single", units=2000, buyers=5000, attempts=60000, connections=128,
+                 phase_timeout=60, admin_url="", probe_seconds=12)  # fmt: skip
+    assert probe_attempts(cfg, 3_000) == 36_000  # 12 s of it
+    assert probe_attempts(cfg, 10_000) == 60_000  # never more than R
+    assert probe_attempts(cfg, 100) == 4_000  # at least 2N: the N winners and as many refusals
