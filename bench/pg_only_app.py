@@ -208,7 +208,18 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     args = parser.parse_args()
     app = create_app(os.environ["DATABASE_URL"], os.environ["JWT_SECRET"])
-    uvicorn.run(app, host=args.host, port=args.port, loop="uvloop", http="httptools", access_log=False)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        # as the service (reservation/server.py): at a low offered rate a connection idles longer than
+        # uvicorn's default 5 s, and a close racing the next request would fail the phase
+        timeout_keep_alive=75,
+    )
 
 
 if __name__ == "__main__":
