@@ -147,8 +147,13 @@ class Sizing:
         return self.floor_tasks * self.task_capacity
 
     @property
-    def max_rate(self) -> float:
-        return self.carries[TASKS]
+    def measured(self) -> bool:
+        return self.task_capacity > 0
+
+    @property
+    def max_rate(self) -> float | None:
+        """None when the capacity at the target is unknown (no probe met it): tasks are then left unsized."""
+        return self.carries.get(TASKS)
 
     @property
     def bottleneck(self) -> str:
@@ -163,19 +168,10 @@ def size(
     cfg: StackConfig, worker: WorkerCapacity, tiers: Tiers, service: ServiceConfig, label: str, floor: int
 ) -> Sizing:
     capacity = per_task(worker, service, tiers)
-    return Sizing(
-        label=label,
-        service=service.name,
-        floor_tasks=floor,
-        max_tasks=service.max_tasks,
-        task_capacity=capacity,
-        carries={
-            TASKS: service.max_tasks * capacity,
-            REDIS: redis_carries(tiers),
-            DATABASE: database_carries(tiers),
-            KAFKA: kafka_carries(cfg, tiers),
-        },
-    )
+    carries = {REDIS: redis_carries(tiers), DATABASE: database_carries(tiers), KAFKA: kafka_carries(cfg, tiers)}
+    if capacity > 0:
+        carries[TASKS] = service.max_tasks * capacity
+    return Sizing(label, service.name, floor, service.max_tasks, capacity, carries)
 
 
 def sizings(cfg: StackConfig, worker: WorkerCapacity, tiers: Tiers) -> list[Sizing]:
@@ -196,6 +192,18 @@ def _window_label(window: SaleWindow) -> str:
     return f"sale window {window.name} ({window.start:%Y-%m-%d %H:%M}-{window.end:%H:%M} {window.timezone})"
 
 
+def _tasks_line(s: Sizing, worker: WorkerCapacity) -> str:
+    if s.max_rate is None:
+        return (
+            f"  tasks     floor {s.floor_tasks}, max {s.max_tasks}: attempts/s unknown (in the median of "
+            f"{worker.runs} runs no probe kept p99 <= 50 ms: re-run make bench on an unshared machine)"
+        )
+    return (
+        f"  tasks     floor {s.floor_tasks} carries {s.floor_rate:,.0f} attempts/s; max {s.max_tasks} carries "
+        f"{s.max_rate:,.0f}/s ({s.task_capacity:,.0f}/s per task)"
+    )
+
+
 def render(cfg: StackConfig, worker: WorkerCapacity, tiers: Tiers, rate: float | None = None) -> str:
     lines = [
         f"Stack {cfg.stack} ({cfg.region}): measured {worker.attempts_per_second_at_target:,.0f} attempts/s per task "
@@ -203,30 +211,37 @@ def render(cfg: StackConfig, worker: WorkerCapacity, tiers: Tiers, rate: float |
         "",
     ]
     for s in sizings(cfg, worker, tiers):
-        at = s.max_rate
-        winners_mb = kafka_mb_per_second(at, tiers)
+        if s.max_rate is not None:
+            at, where = s.max_rate, "the max tasks'"
+        else:
+            at, where = (rate, "the given") if rate is not None else (s.stack_rate, "the data tiers' limit of")
         lcu = alb_lcu(at, tiers)
         lines += [
             f"{s.label}, service {s.service}",
-            f"  tasks     floor {s.floor_tasks} carries {s.floor_rate:,.0f} attempts/s; max {s.max_tasks} carries "
-            f"{s.max_rate:,.0f}/s ({s.task_capacity:,.0f}/s per task)",
-            f"  at the max tasks' {at:,.0f} attempts/s:",
+            _tasks_line(s, worker),
+            f"  at {where} {at:,.0f} attempts/s:",
             f"    Redis     {at * tiers.redis_commands_per_attempt:,.0f} commands/s on the sale's shard, of "
             f"{tiers.redis_per_shard:,.0f} usable ({at / s.carries[REDIS]:.0%})",
-            f"    database  up to {at:,.0f} winners' commits/s during the burst, of {database_carries(tiers):,.0f} "
+            f"    database  up to {at:,.0f} winners' commits/s during the burst, of {s.carries[DATABASE]:,.0f} "
             f"({at / s.carries[DATABASE]:.0%})",
-            f"    Kafka     {winners_mb:.2f} MB/s of records ({at * tiers.records_per_winner:,.0f}/s) into "
-            f"{cfg.broker_count} x {cfg.kafka.instance_type} ({at / s.carries[KAFKA]:.0%})",
+            f"    Kafka     {kafka_mb_per_second(at, tiers):.2f} MB/s of records "
+            f"({at * tiers.records_per_winner:,.0f}/s) into {cfg.broker_count} x {cfg.kafka.instance_type} "
+            f"({at / s.carries[KAFKA]:.0%})",
             f"    ALB       {max(lcu.values()):.1f} LCU ({max(lcu, key=lambda k: lcu[k])}); reserved: "
             f"{cfg.alb.reserved_capacity_units}",
-            f"  bottleneck: {s.bottleneck}, at {s.stack_rate:,.0f} attempts/s",
+            f"  bottleneck: {s.bottleneck}, at {s.stack_rate:,.0f} attempts/s"
+            + ("" if s.measured else " (of the data tiers; the tasks' share is unknown)"),
         ]
         if rate is not None:
-            needed = tasks_for(rate, s.task_capacity)
-            verdict = "within maxTasks" if needed <= s.max_tasks else f"ABOVE maxTasks {s.max_tasks}"
             short = [tier for tier, carried in s.carries.items() if tier != TASKS and carried < rate]
+            if s.measured:
+                needed = tasks_for(rate, s.task_capacity)
+                verdict = "within maxTasks" if needed <= s.max_tasks else f"ABOVE maxTasks {s.max_tasks}"
+                tasks = f"{needed} tasks ({verdict})"
+            else:
+                tasks = "tasks unknown"
             lines.append(
-                f"  at {rate:,.0f} attempts/s: {needed} tasks ({verdict})"
+                f"  at {rate:,.0f} attempts/s: {tasks}"
                 + (f"; would not carry it: {', '.join(short)}" if short else "; every data tier carries it")
             )
         lines.append("")

@@ -41,7 +41,8 @@ class WorkerCapacity:
 
     redis: str  # single | cluster
     runs: int
-    attempts_per_second_at_target: float  # the highest offered rate whose p99 stayed <= 50 ms (a fresh sale)
+    # the highest offered rate whose p99 stayed <= 50 ms through a fresh sale; 0 when in most runs no probe did
+    attempts_per_second_at_target: float
     peak_attempts_per_second: float  # closed loop
     winners_commits_per_second: float  # the database's winners-only rate over the service's pool
     trivial_ceiling_per_second: float
@@ -102,13 +103,6 @@ def load(redis_mode: str, path: Path = MEASURED_FILE) -> WorkerCapacity:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise MeasuredCapacityError(f"{path.name}: by_redis_mode.{redis_mode} lacks a median for {exc}") from None
-    if found.attempts_per_second_at_target <= 0:
-        # 0 is what a run records when no probe met the target: a lower bound, nothing to size with
-        raise MeasuredCapacityError(
-            f"{path.name}: the median capacity at the latency target with Redis {redis_mode} is 0 (no probe kept "
-            f"p99 <= 50 ms in at least half of its {found.runs} runs; see their load averages): re-run "
-            "`make bench` on a machine that is not shared"
-        )
     return found
 
 

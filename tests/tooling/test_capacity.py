@@ -151,11 +151,13 @@ def test_measured_load_names_the_missing_mode(tmp_path) -> None:
         measured.load("single", tmp_path / "absent.yaml")
 
 
-def test_a_zero_capacity_is_refused_not_divided_by(tmp_path) -> None:
-    path = tmp_path / "measured.yaml"
-    zero = {"median": 0, "min": 0, "max": 0}
-    mode = {"runs": 2, "attempts_per_second_at_target": zero, "peak_attempts_per_second": zero,
-            "winners_commits_per_second": zero, "trivial_ceiling_per_second": zero}  # fmt: skip
-    path.write_text(yaml.safe_dump({"by_redis_mode": {"single": mode}}))
-    with pytest.raises(MeasuredCapacityError, match="median capacity at the latency target with Redis single is 0"):
-        measured.load("single", path)
+def test_without_a_measured_capacity_only_the_data_tiers_are_sized() -> None:
+    cfg = capacity.load_stack_config("prod")
+    unmeasured = dataclasses.replace(WORKER, attempts_per_second_at_target=0)
+    steady = capacity.sizings(cfg, unmeasured, TIERS)[0]
+    assert capacity.TASKS not in steady.carries and steady.max_rate is None
+    assert (steady.bottleneck, steady.stack_rate) == (capacity.DATABASE, 10_000)
+    text = capacity.render(cfg, unmeasured, TIERS, rate=15_000)
+    assert "attempts/s unknown (in the median of 3 runs no probe kept p99 <= 50 ms" in text
+    assert "at 15,000 attempts/s: tasks unknown; would not carry it: database (winners' commits)" in text
+    assert "at the data tiers' limit of" in capacity.render(cfg, unmeasured, TIERS)
