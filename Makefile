@@ -12,6 +12,7 @@ UV := $(or $(shell command -v uv 2>/dev/null),.bootstrap/bin/uv)
 RUN := $(UV) run --frozen --no-sync
 
 .PHONY: help env plan policy policies test lint unit bench app verify rollback services clean
+.PHONY: capacity cost prices
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -51,6 +52,15 @@ test: lint unit policies ## everything CI runs
 
 bench: env services ## load benchmark of the reservation service (see README); BENCH_ARGS="--help" for options
 	$(RUN) python -m bench.run $(BENCH_ARGS)
+
+capacity: env ## tasks, Redis, database, Kafka and ALB load per sale window of STACK, from measured capacity
+	@$(RUN) python -m tooling.capacity --stack $(STACK) $(if $(RATE),--attempts-per-second $(RATE))
+
+cost: env ## monthly cost estimate of STACK per resource, and the extra of each sale window
+	@$(RUN) python -m tooling.cost --stack $(STACK)
+
+prices: env ## refresh capacity/prices.yaml from the AWS Price List API (needs AWS credentials); REGION=...
+	@$(RUN) python -m tooling.prices $(if $(REGION),--region $(REGION))
 
 # RESERVATION_DEV_MODE supplies an insecure development JWT secret when JWT_SECRET is unset (local only).
 APP_ENV := RESERVATION_DEV_MODE=1 \

@@ -1,8 +1,11 @@
 """`make bench`: reservation attempts against one server worker pinned to core 1, load from core 0.
 
 In one run, against the same server process: the ceiling on a trivial endpoint (/health/live), the
-reservation peak (closed loop), reservations at 80% of that peak (open loop) for its p99, and the rate at
-which winners alone can be committed. Winners are counted from PostgreSQL and must equal the sale's units.
+reservation peak (closed loop), reservations at 80% of that peak (open loop) for its p99, the rate at
+which winners alone can be committed, and the capacity at the latency target (the highest offered rate at
+which a fresh sale keeps p99 <= 50 ms, bisected, each probe a fresh sale). Then the conventional baseline
+(bench/pg_only_app.py: the same API decided by PostgreSQL alone) on the same core: its peak and capacity.
+Winners are counted from PostgreSQL and must equal the sale's units in every phase and probe.
 Uses a private database and redis-server on 127.0.0.1; nothing shared is touched. `--matrix` repeats it
 for each server and Redis client mode, which is how the defaults (uvicorn, batched EVALSHA) were chosen.
 """
@@ -16,6 +19,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import socket
 import subprocess
 import sys
@@ -33,6 +37,8 @@ import jwt
 import uvloop
 from reservation.migrate import migrate
 
+from bench import pg_only_app
+from bench.capacity_search import Probe, Search, find_capacity
 from bench.loadgen import LoadResult, run_load
 from devservers.redis_servers import RedisServerError, redis_cluster, single_redis
 
@@ -51,6 +57,9 @@ class Config:
     connections: int
     phase_timeout: float
     admin_url: str
+    probe_seconds: float = 12.0  # a probe sends min(R, rate x this) attempts, at least 2N
+    max_probes: int = 6
+    capacity_budget: float = 150.0  # seconds of probing per server
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +72,7 @@ class Usage:
 class Row:
     label: str
     server: str
-    batching: bool
+    batching: bool | None  # None: no Redis at all (the PostgreSQL-only baseline)
     result: LoadResult
     usage: Usage
     units: int | None = None  # the sale's units, for phases whose winners are counted
@@ -152,14 +161,7 @@ def private_database(admin_url: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def server(cfg: Config, database_url: str, redis_url: str, log_dir: str) -> Iterator[tuple[int, int]]:
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "JWT_SECRET": SECRET}
-    env["REDIS_CLUSTER"] = "true" if cfg.redis_mode == "cluster" else "false"
-    env["PORT"] = str(port)
-    cmd = [sys.executable, "-m", "reservation", "serve", "--server", cfg.server, "--host", "127.0.0.1"]
-    cmd.append("--redis-batching" if cfg.redis_batching else "--no-redis-batching")
-    log_path = os.path.join(log_dir, f"server-{cfg.server}-{port}.log")
+def _serve(cmd: list[str], env: dict[str, str], port: int, log_path: str) -> Iterator[tuple[int, int]]:
     with open(log_path, "w") as log:
         # the same as `taskset -c 1`: the server and everything it spawns stay on core 1
         proc = subprocess.Popen(
@@ -188,6 +190,23 @@ def server(cfg: Config, database_url: str, redis_url: str, log_dir: str) -> Iter
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def server(cfg: Config, database_url: str, redis_url: str, log_dir: str) -> contextlib.AbstractContextManager:
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "JWT_SECRET": SECRET}
+    env["REDIS_CLUSTER"] = "true" if cfg.redis_mode == "cluster" else "false"
+    env["PORT"] = str(port)
+    cmd = [sys.executable, "-m", "reservation", "serve", "--server", cfg.server, "--host", "127.0.0.1"]
+    cmd.append("--redis-batching" if cfg.redis_batching else "--no-redis-batching")
+    return _serve(cmd, env, port, os.path.join(log_dir, f"server-{cfg.server}-{port}.log"))
+
+
+def pg_only_server(database_url: str, log_dir: str) -> contextlib.AbstractContextManager:
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "JWT_SECRET": SECRET}
+    cmd = [sys.executable, "-m", "bench.pg_only_app", "--port", str(port)]
+    return _serve(cmd, env, port, os.path.join(log_dir, f"server-pg-only-{port}.log"))
 
 
 def _token(sub: str, admin: bool = False) -> str:
@@ -232,12 +251,13 @@ def reserve_requests(sale_id: int, tokens: list[str], count: int, tag: str) -> l
     ]
 
 
-async def _winners(database_url: str, sale_id: int) -> int:
+GATE_WINNERS = "SELECT coalesce(sum(quantity), 0) FROM reservations WHERE sale_id = $1 AND status = 'held'"
+
+
+async def _winners(database_url: str, sale_id: int, query: str = GATE_WINNERS) -> int:
     conn = await asyncpg.connect(database_url)
     try:
-        return await conn.fetchval(
-            "SELECT coalesce(sum(quantity), 0) FROM reservations WHERE sale_id = $1 AND status = 'held'", sale_id
-        )
+        return await conn.fetchval(query, sale_id)
     finally:
         await conn.close()
 
@@ -276,8 +296,50 @@ def _load(port: int, pid: int, requests: list[bytes], cfg: Config, rate: float |
     return result, Usage((_tree_cpu_seconds(pid) - cpu0) / result.seconds, core0)
 
 
-def bench_one(cfg: Config, database_url: str, redis_url: str, log_dir: str) -> tuple[list[Row], str]:
-    """The five phases against one server; also returns where this run's PostgreSQL backends ran."""
+def probe_attempts(cfg: Config, rate: float) -> int:
+    """A probe lasts about `probe_seconds` (at most R attempts), and sends at least 2N so the sale sells out."""
+    return max(2 * cfg.units, min(cfg.attempts, math.ceil(rate * cfg.probe_seconds)))
+
+
+def search_capacity(
+    cfg: Config, port: int, pid: int, database_url: str, upper: float, kind: tuple[str, bool | None], winners_sql: str
+) -> tuple[Search, list[Row]]:
+    """Bisects the offered rate below `upper`; each probe is a fresh sale of N units whose N winners arrive
+    first (N distinct buyers), and must hold exactly N winners in PostgreSQL."""
+    tokens = [_token(f"buyer-{i}") for i in range(cfg.buyers)]
+    rows: list[Row] = []
+
+    def probe(rate: float) -> Probe:
+        count = probe_attempts(cfg, rate)
+        sale = _create_sale(port, cfg.units)
+        pin_database_backends(database_url)
+        result, usage = _load(port, pid, reserve_requests(sale, tokens, count, f"probe{len(rows)}"), cfg, rate)
+        winners = asyncio.run(_winners(database_url, sale, winners_sql))
+        rows.append(Row(f"capacity probe, {rate:,.0f}/s offered", *kind, result, usage, cfg.units, winners))
+        if winners != cfg.units:
+            raise SystemExit(f"FAIL: the probe at {rate:,.0f}/s holds {winners} winners, not N={cfg.units}")
+        return Probe(rate, result.percentile(99), not result.timed_out and result.completed == count)
+
+    search = find_capacity(
+        probe,
+        upper,
+        max_probes=cfg.max_probes,
+        budget_seconds=cfg.capacity_budget,
+        probe_seconds=lambda rate: probe_attempts(cfg, rate) / rate + 1.0,  # +1 s: sale, pinning, counting
+    )
+    return search, rows
+
+
+@dataclass(frozen=True, slots=True)
+class GateRun:
+    rows: list[Row]  # the five phases, in order
+    pinned: str  # where this run's PostgreSQL backends ran
+    search: Search
+    probes: list[Row]
+
+
+def bench_one(cfg: Config, database_url: str, redis_url: str, log_dir: str) -> GateRun:
+    """The five phases and the capacity search against one server."""
     tokens = [_token(f"buyer-{i}") for i in range(cfg.buyers)]
     rows: list[Row] = []
 
@@ -311,11 +373,41 @@ def bench_one(cfg: Config, database_url: str, redis_url: str, log_dir: str) -> t
         pin_database_backends(database_url)
         only = _load(port, pid, reserve_requests(sale, tokens, cfg.buyers, "winners"), cfg, None)
         row("winners only (closed loop, a unit per buyer)", only, sale, cfg.buyers)
-    return rows, pinned
+
+        kind = (cfg.server, cfg.redis_batching)
+        search, probes = search_capacity(cfg, port, pid, database_url, peak[0].rate, kind, GATE_WINNERS)
+    return GateRun(rows, pinned, search, probes)
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineRun:
+    peak: Row
+    search: Search
+    probes: list[Row]
+
+
+def bench_baseline(cfg: Config, database_url: str, log_dir: str) -> BaselineRun:
+    """The PostgreSQL-only service on the same core, the same database server and the same sale."""
+    tokens = [_token(f"buyer-{i}") for i in range(cfg.buyers)]
+    kind = ("pg-only", None)
+    with pg_only_server(database_url, log_dir) as (port, pid):
+        _load(port, pid, trivial_requests(5000), cfg, None)  # warm-up
+        _load(port, pid, reserve_requests(_create_sale(port, 10), tokens, 5000, "warm"), cfg, None)
+        sale = _create_sale(port, cfg.units)
+        pin_database_backends(database_url)
+        result, usage = _load(port, pid, reserve_requests(sale, tokens, cfg.attempts, "peak"), cfg, None)
+        winners = asyncio.run(_winners(database_url, sale, pg_only_app.WINNERS))
+        peak = Row("reserve, peak (closed loop)", *kind, result, usage, cfg.units, winners)
+        search, probes = search_capacity(cfg, port, pid, database_url, result.rate, kind, pg_only_app.WINNERS)
+    return BaselineRun(peak, search, probes)
 
 
 def _ms(seconds: float) -> str:
     return "" if math.isnan(seconds) else f"{seconds * 1000:.2f}"  # NaN: no such requests
+
+
+def _calls(batching: bool | None) -> str:
+    return "none" if batching is None else "batched" if batching else "direct"
 
 
 def table(rows: list[Row]) -> str:
@@ -333,7 +425,7 @@ def table(rows: list[Row]) -> str:
         latency = f"{_ms(res.percentile(50))} | {_ms(res.percentile(99))} | {_ms(res.percentile(99, 201))}"
         cpu = f"{r.usage.server_cpu:.0%} | {r.usage.core0_busy:.0%} | {res.cpu_seconds / res.seconds:.0%}"
         lines.append(
-            f"| {r.server} | {'batched' if r.batching else 'direct'} | {r.label} | {res.rate:,.0f} "
+            f"| {r.server} | {_calls(r.batching)} | {r.label} | {res.rate:,.0f} "
             f"| {latency} | {winners} | {statuses} | {cpu} |"
         )
     return "\n".join(lines)
@@ -362,6 +454,63 @@ def verdict(rows: list[Row]) -> list[str]:
     return out
 
 
+def _interval(search: Search) -> str:
+    probes = len(search.probes)
+    if not search.capacity:
+        return f"no probe passed ({probes} probes, the lowest at {min(p.rate for p in search.probes):,.0f}/s)"
+    return f"between {search.capacity:,.0f} and {search.first_failure:,.0f}/s after {probes} probes"
+
+
+def capacity_lines(gate: GateRun, baseline: BaselineRun | None, redis_mode: str) -> list[str]:
+    """The figures operators size by, as ratios to the same run's trivial ceiling and to the baseline."""
+    ceiling, peak = gate.rows[0].result.rate, gate.rows[1].result.rate
+    capacity = gate.search.capacity
+    out = [
+        f"- gate ({gate.rows[0].server}, {_calls(gate.rows[0].batching)}, Redis {redis_mode}): capacity at p99 <= "
+        f"{gate.search.target * 1000:.0f} ms {capacity:,.0f}/s = {capacity / ceiling:.0%} of the trivial ceiling "
+        f"({ceiling:,.0f}/s), {_interval(gate.search)}; peak {peak:,.0f}/s = {peak / ceiling:.0%}"
+    ]
+    if baseline is not None:
+        base_peak, base_capacity = baseline.peak.result.rate, baseline.search.capacity
+        out.append(
+            f"- PostgreSQL only: capacity {base_capacity:,.0f}/s = {base_capacity / ceiling:.0%} of the ceiling, "
+            f"{_interval(baseline.search)}; peak {base_peak:,.0f}/s = {base_peak / ceiling:.0%}"
+        )
+        times = f"{capacity / base_capacity:.1f}x" if base_capacity else "n/a (the baseline passed no probe)"
+        out.append(f"- the gate over the baseline: capacity at the target {times}, peak {peak / base_peak:.1f}x")
+    return out
+
+
+def record(
+    args: argparse.Namespace, command: str, gate: GateRun, baseline: BaselineRun | None, load: dict[str, list[float]]
+) -> dict:
+    """One run's figures as JSON (--json), the input of capacity/measured.yaml."""
+
+    def search(s: Search) -> dict:
+        return {"capacity": round(s.capacity), "below": round(s.first_failure), "probes": [
+            {"rate": round(p.rate), "p99_ms": round(p.p99 * 1000, 2), "passed": p.passed(s.target)} for p in s.probes
+        ]}  # fmt: skip
+
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": f"make bench BENCH_ARGS={shlex.quote(command)}" if command else "make bench",
+        "machine": machine(),
+        "load_average": load,
+        "redis": args.redis,
+        "units": args.units,
+        "attempts": args.attempts,
+        "trivial_ceiling": round(gate.rows[0].result.rate),
+        "peak": round(gate.rows[1].result.rate),
+        "winners_committed": round(gate.rows[4].result.rate),
+        "gate": search(gate.search),
+        "pg_only": None if baseline is None else {"peak": round(baseline.peak.result.rate), **search(baseline.search)},
+    }
+
+
+def _load_average() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
@@ -378,6 +527,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=128, help="C: concurrent keep-alive connections")
     parser.add_argument("--phase-timeout", type=float, default=60.0, help="seconds; a phase never runs longer")
     parser.add_argument(
+        "--probe-seconds",
+        type=float,
+        default=12.0,
+        help="a capacity probe sends min(R, rate x this) attempts, at least 2N",
+    )
+    parser.add_argument("--max-probes", type=int, default=6, help="capacity probes per server at most")
+    parser.add_argument("--capacity-budget", type=float, default=150.0, help="seconds of capacity probing per server")
+    parser.add_argument(
+        "--baseline",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure the PostgreSQL-only baseline (bench/pg_only_app.py)",
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the run's figures to PATH (capacity/measured.yaml)")
+    parser.add_argument(
         "--admin-url", default=os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test"),
         help="PostgreSQL to create the private benchmark database in",
     )  # fmt: skip
@@ -385,6 +549,9 @@ def main(argv: list[str] | None = None) -> None:
     if not 0 < args.units <= args.buyers:
         # with a limit of 1 each, fewer buyers than units could never sell the sale out
         parser.error(f"--units must be between 1 and --buyers ({args.buyers}), got {args.units}")
+    for name in ("probe_seconds", "max_probes", "capacity_budget"):
+        if getattr(args, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if (os.cpu_count() or 1) < 2:
         raise SystemExit("the benchmark needs 2 cores: the server on core 1, the load generator on core 0")
     os.sched_setaffinity(0, {LOADGEN_CORE})
@@ -393,9 +560,11 @@ def main(argv: list[str] | None = None) -> None:
         if args.matrix
         else [(args.server, args.redis_batching)]
     )
+    load = {"before": _load_average()}
     rows: list[Row] = []
+    runs: list[GateRun] = []
+    baseline = None
     cfg = None
-    pinned = ""
     with tempfile.TemporaryDirectory(prefix="flashsale-bench-") as log_dir:
         for srv, batching in combos:
             cfg = Config(
@@ -408,23 +577,42 @@ def main(argv: list[str] | None = None) -> None:
                 args.connections,
                 args.phase_timeout,
                 args.admin_url,
+                args.probe_seconds,
+                args.max_probes,
+                args.capacity_budget,
             )
             # a fresh Redis and database per combination, so no run inherits another's state
             with private_redis(args.redis, log_dir) as redis_url, private_database(cfg.admin_url) as database_url:
-                combo_rows, pinned = bench_one(cfg, database_url, redis_url, log_dir)
-                rows += combo_rows
+                runs.append(bench_one(cfg, database_url, redis_url, log_dir))
+                rows += runs[-1].rows
+                if args.baseline and baseline is None:
+                    baseline = bench_baseline(cfg, database_url, log_dir)
+    load["after"] = _load_average()
     assert cfg is not None
-    print(f"\nMachine: {machine()}")
+    print(f"\nMachine: {machine()}; load average (1, 5, 15 min) {load['before']} before, {load['after']} after")
     print(
         f"Sale: N={cfg.units} units, per-user limit 1, {cfg.buyers} buyers, R={cfg.attempts} attempts per phase, "
         f"C={cfg.connections} connections; server pinned to core {SERVER_CORE}, load generator to core "
         f"{LOADGEN_CORE} with the private Redis ({cfg.redis_mode}); this run's PostgreSQL database on the shared "
-        f"server, its {pinned}.\n"
+        f"server, its {runs[-1].pinned}.\n"
     )
     print(table(rows))
     print()
     print("\n".join(verdict(rows)))
-    if any(r.winners != r.units for r in rows):
+    probes = [r for run in runs for r in run.probes] + ([baseline.peak, *baseline.probes] if baseline else [])
+    print(
+        f"\nCapacity at the latency target: fresh sales of N={cfg.units}, the N winners first, each probe "
+        f"min(R, rate x {cfg.probe_seconds:g} s) attempts (at least 2N), p99 over every request of the probe.\n"
+    )
+    print(table(probes))
+    print()
+    for run in runs:
+        print("\n".join(capacity_lines(run, baseline, cfg.redis_mode)))
+    if args.json:
+        command = shlex.join(argv if argv is not None else sys.argv[1:])
+        with open(args.json, "w") as f:
+            json.dump(record(args, command, runs[0], baseline, load), f, indent=2)
+    if any(r.winners != r.units for r in rows + probes):
         raise SystemExit("FAIL: winners differ from the units on sale")
 
 

@@ -1,0 +1,107 @@
+"""`make cost`: the price table applied to what the program registers (under mocks) for each stack."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tooling import cost
+from tooling.capacity import load_stack_config
+from tooling.cost import PriceTable, split_tasks
+from tooling.mock_runtime import ProgramRun, run_program
+
+_RUNS: dict[str, ProgramRun] = {}
+
+
+def _run(stack: str) -> ProgramRun:
+    if stack not in _RUNS:
+        _RUNS[stack] = run_program(stack)
+    return _RUNS[stack]
+
+
+def _unit_prices() -> PriceTable:
+    """The repo's table with every price set to 1, so each line's quantity is its cost over hours."""
+    real = PriceTable.load()
+    return dataclasses.replace(real, entries={k: {**v, "price": 1.0} for k, v in real.entries.items()})
+
+
+def _lines(stack: str, prices: PriceTable | None = None) -> cost.Estimate:
+    return cost.estimate(_run(stack), load_stack_config(stack), prices or _unit_prices())
+
+
+def _line(result: cost.Estimate, resource: str, starts: str) -> cost.Line:
+    found = [x for x in result.lines if x.resource == resource and x.item.startswith(starts)]
+    assert len(found) == 1, (resource, starts, result.lines)
+    return found[0]
+
+
+def test_tasks_go_to_each_providers_base_first_then_by_weight() -> None:
+    prod = [{"capacityProvider": "FARGATE", "base": 10, "weight": 1}, {"capacityProvider": "FARGATE_SPOT", "weight": 1}]
+    assert split_tasks(30, prod) == {"FARGATE": 20, "FARGATE_SPOT": 10}
+    assert split_tasks(4, prod) == {"FARGATE": 4, "FARGATE_SPOT": 0}
+    dev = [{"capacityProvider": "FARGATE", "base": 0, "weight": 0}, {"capacityProvider": "FARGATE_SPOT", "weight": 1}]
+    assert split_tasks(3, dev) == {"FARGATE": 0, "FARGATE_SPOT": 3}
+    with pytest.raises(cost.PriceError, match="has no weight"):
+        split_tasks(3, [{"capacityProvider": "FARGATE", "base": 1, "weight": 0}])
+
+
+def test_prod_lines_follow_the_registered_resources() -> None:
+    result, hours = _lines("prod"), 730
+    assert _line(result, "prod-db-postgres", "db.m7g.large Multi-AZ").monthly == 2 * hours
+    assert _line(result, "prod-db-postgres", "100 GB gp3 Multi-AZ").monthly == 2 * 100
+    assert _line(result, "prod-cache-replication-group", "9 x cache.r7g.large").monthly == 9 * hours  # 3 x (1 + 2)
+    assert _line(result, "prod-kafka-cluster", "3 x kafka.m7g.large").monthly == 3 * hours
+    assert _line(result, "prod-kafka-cluster", "3 x 500 GB").monthly == 1500
+    assert _line(result, "prod-vpc", "3 NAT gateway(s)").monthly == 3 * hours * 2  # the gateway and its IPv4
+    endpoints = [x for x in result.lines if x.item.startswith("interface endpoint")]
+    assert len(endpoints) == 5 and all(x.monthly == 3 * hours for x in endpoints)
+    # 1 vCPU + 2 GB per task-hour at unit prices; the base of 10 runs on demand
+    assert _line(result, "prod-api-service", "10 tasks x 1024 CPU / 2048 MiB ARM64").monthly == 10 * hours * 3
+    assert _line(result, "prod-db-proxy", "RDS Proxy over 2 vCPU").monthly == 2 * hours
+    assert _line(result, "kms", "3 customer managed KMS keys").monthly == 3
+    assert result.monthly == pytest.approx(sum(x.monthly for x in result.lines))
+
+
+def test_dev_has_one_nat_no_endpoints_and_single_az_data() -> None:
+    result = _lines("dev")
+    assert _line(result, "dev-vpc", "1 NAT gateway(s)").monthly == 730 * 2
+    assert not [x for x in result.lines if x.item.startswith("interface endpoint")]
+    assert _line(result, "dev-db-postgres", "db.t4g.micro Single-AZ").monthly == 730
+    assert not [x for x in result.lines if x.resource.endswith("proxy")]
+
+
+def test_a_sale_window_costs_the_tasks_above_the_floor_for_its_hours() -> None:
+    cfg = load_stack_config("prod")
+    window = cfg.sale_windows[0]
+    (extra,) = _lines("prod").windows
+    hours = (window.end - window.start).total_seconds() / 3600 + window.lead_minutes / 60
+    assert extra.resource == f"{window.name} / api"
+    assert extra.monthly == pytest.approx((window.min_tasks - 10) * hours * 3)
+
+
+def test_arm64_tasks_on_spot_are_priced_on_demand_with_a_warning() -> None:
+    prices = _unit_prices()
+    entries = dict(prices.entries)
+    entries["fargate_spot.x86_64.vcpu_hour"] = {**entries["fargate_spot.x86_64.vcpu_hour"], "price": 0.01}
+    result = _lines("dev", dataclasses.replace(prices, entries=entries))
+    assert _line(result, "dev-api-service", "2 tasks").monthly == 2 * 730 * (0.5 + 1)  # on-demand ARM64 prices
+    assert any("Fargate Spot does not run ARM64 tasks" in w for w in result.warnings)
+
+
+def test_a_missing_price_names_its_key() -> None:
+    prices = _unit_prices()
+    entries = {k: v for k, v in prices.entries.items() if k != "msk.kafka.m7g.large"}
+    with pytest.raises(cost.PriceError, match=r"no price 'msk\.kafka\.m7g\.large'"):
+        _lines("prod", dataclasses.replace(prices, entries=entries))
+
+
+def test_make_cost_prints_every_stack_with_the_table_date_and_region(capsys: pytest.CaptureFixture[str]) -> None:
+    for stack in ("dev", "prod"):
+        assert cost.main(["--stack", stack]) == 0
+        out = capsys.readouterr().out
+        table = PriceTable.load()
+        assert f"at {table.region} prices of {table.date}" in out
+        assert "| **total** |" in out
+    assert cost.main(["--stack", "nope"]) == 1
+    assert "cost for stack nope failed: no stack file" in capsys.readouterr().err
