@@ -18,9 +18,11 @@ from dataclasses import dataclass
 from typing import cast
 
 import asyncpg
+import msgspec
 from reservation import validation as v
-from reservation.api import MAX_QUANTITY, MAX_STOCK, check_sale_id
+from reservation.api import NEW_SALE, check_sale_id
 from reservation.auth import Authenticator
+from reservation.bodies import ReservationRequest
 from reservation.errors import ApiError, error_response
 from reservation.settings import Settings
 from starlette.applications import Starlette
@@ -97,6 +99,16 @@ def _reservation(reservation_id: uuid.UUID, sale_id: int, quantity: int, status:
     }
 
 
+_ATTEMPT = msgspec.json.Decoder(ReservationRequest)
+
+
+async def _json_body(request: Request) -> bytes:
+    content_type = request.headers.get("content-type")
+    if not v.json_media_type(content_type.encode("latin-1") if content_type is not None else None):
+        raise v.not_json()
+    return await v.read_body(request.receive)
+
+
 class PgOnlyApi:
     def __init__(self, database_url: str, jwt_secret: str) -> None:
         self.database_url = database_url
@@ -105,26 +117,20 @@ class PgOnlyApi:
 
     async def create_sale(self, request: Request) -> Response:
         self.auth.admin(request)
-        data = await v.json_object(request)
-        name, sku = v.text(data, "name", 200), v.text(data, "sku", 100)
-        stock = v.integer(data, "total_stock", 1, MAX_STOCK)
-        limit = v.integer(data, "per_user_limit", 1, MAX_QUANTITY)
-        starts_at, ends_at = v.timestamp(data, "starts_at"), v.timestamp(data, "ends_at")
-        hold_seconds = v.integer(data, "hold_seconds", 1, 86_400)
-        if ends_at <= starts_at:
-            raise v.invalid("ends_at must be after starts_at")
+        # The service's own body declarations (reservation.bodies): the same bounds, the same 422s.
+        new = v.decode(NEW_SALE, await _json_body(request))
         assert self.pool is not None
         sale_id = await self.pool.fetchval(
             "INSERT INTO pg_only_sales (name, sku, total_stock, remaining, per_user_limit, starts_at, ends_at,"
             " hold_seconds) VALUES ($1, $2, $3, $3, $4, $5, $6, $7) RETURNING id",
-            *(name, sku, stock, limit, starts_at, ends_at, hold_seconds),
+            *(new.name, new.sku, new.total_stock, new.per_user_limit, new.starts_at, new.ends_at, new.hold_seconds),
         )
-        return JSONResponse({"id": sale_id, "total_stock": stock}, status_code=201)
+        return JSONResponse({"id": sale_id, "total_stock": new.total_stock}, status_code=201)
 
     async def reserve(self, request: Request) -> Response:
         user = self.auth.principal(request).user_id
         key = v.idempotency_key(request.headers.get("idempotency-key", ""))
-        quantity = v.integer(await v.json_object(request), "quantity", 1, MAX_QUANTITY)
+        quantity = v.decode(_ATTEMPT, await _json_body(request)).quantity
         sale_id = check_sale_id(request.path_params["sale_id"])
         assert self.pool is not None
         async with self.pool.acquire() as conn, conn.transaction():
