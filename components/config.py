@@ -1087,6 +1087,16 @@ def parse_config(
             cfg.disaster_recovery.restore_from_backup_arn,
             "restores an RDS PostgreSQL instance only; restore Aurora from its AWS Backup vault (README)",
         )
+    if cfg.image.cpu_architecture == "ARM64" and cfg.capacity.spot_weight not in (_INVALID, 0):
+        # "Linux tasks with the ARM64 architecture don't support the Fargate Spot capacity provider"
+        # (docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html): ECS would
+        # never place the Spot share of the tasks.
+        r.fail(
+            "capacity.spotWeight",
+            cfg.capacity.spot_weight,
+            "must be 0 with image.platform linux/arm64 (Fargate Spot runs X86_64 tasks only); "
+            "use image.platform linux/amd64 for Spot",
+        )
     if cfg.environment == "prod":
         _prod_rules(r, cfg)
     for key in sorted(set(raw) - r.read):

@@ -13,7 +13,7 @@ import argparse
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,6 @@ class Line:
 class Estimate:
     lines: list[Line]
     windows: list[Line]  # the extra of each sale window, per occurrence
-    warnings: list[str] = field(default_factory=list)
 
     @property
     def monthly(self) -> float:
@@ -107,7 +106,6 @@ class _Pricer:
     def __init__(self, run: ProgramRun, cfg: StackConfig, prices: PriceTable) -> None:
         self.run, self.cfg, self.p = run, cfg, prices
         self.hours = prices.hours_per_month
-        self.warnings: list[str] = []
 
     def assumed(self, name: str) -> float:
         return self.p.assumed(self.cfg.environment, name)
@@ -135,18 +133,11 @@ class _Pricer:
 
     def tasks_cost(self, service: RecordedResource, count: float, hours: float) -> tuple[float, str]:
         task = self.task_definition(service)
-        arm = task.inputs.get("runtimePlatform", {}).get("cpuArchitecture") == "ARM64"
         cost, parts = 0.0, []
+        # No ARM64 task reaches Spot: the configuration refuses that pairing (Fargate Spot runs X86_64 only).
         for provider, tasks in split_tasks(count, self.strategy(service)).items():
             if not tasks:
                 continue
-            if provider == SPOT and arm:
-                # https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-capacity-providers.html
-                self.warnings.append(
-                    f"{service.name}: Fargate Spot does not run ARM64 tasks; its {tasks:g} spot task(s) are priced "
-                    "on demand (and would not be placed on Spot: set capacity weights or an X86_64 image)"
-                )
-                provider = ON_DEMAND
             cost += tasks * hours * self.task_hour(task, provider)
             parts.append(f"{tasks:g} on {provider}")
         return cost, ", ".join(parts)
@@ -288,7 +279,7 @@ class _Pricer:
             self.services, self.databases, self.caches, self.kafka, self.network, self.per_unit,
         ]  # fmt: skip
         lines = [line for part in parts for line in part()]
-        return Estimate(lines, self.sale_windows(), self.warnings)
+        return Estimate(lines, self.sale_windows())
 
 
 def estimate(run: ProgramRun, cfg: StackConfig, prices: PriceTable) -> Estimate:
@@ -312,8 +303,6 @@ def render(cfg: StackConfig, prices: PriceTable, result: Estimate) -> str:
     if prices.region != cfg.region:
         lines += ["", f"Note: prices are {prices.region}'s; {cfg.region} differs by a few percent "
                       f"(`make prices REGION={cfg.region}` to price it exactly)."]  # fmt: skip
-    if result.warnings:
-        lines += ["", "Warnings:"] + [f"- {w}" for w in dict.fromkeys(result.warnings)]
     return "\n".join(lines)
 
 

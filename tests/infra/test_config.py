@@ -258,3 +258,16 @@ def test_prod_must_serve_https() -> None:
         "flashsale:alb.certificateArn = '': prod must serve HTTPS: set alb.certificateArn, "
         "or alb.domainName with alb.hostedZoneId"
     ]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_arm64_tasks_cannot_be_weighted_to_fargate_spot(stack: str) -> None:
+    # Fargate Spot runs only X86_64 Linux tasks: an ARM64 Spot share would never be placed.
+    found = one_problem(stack, image__platform="linux/arm64", capacity__spotWeight=1)
+    assert found.startswith("flashsale:capacity.spotWeight = 1: must be 0 with image.platform linux/arm64")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_places_its_spot_share_on_x86(stack: str) -> None:
+    cfg = stack_config(stack)
+    assert cfg.capacity.spot_weight == 0 or cfg.image.cpu_architecture == "X86_64"

@@ -81,13 +81,13 @@ def test_a_sale_window_costs_the_tasks_above_the_floor_for_its_hours() -> None:
     assert extra.monthly == pytest.approx((window.min_tasks - 10) * hours * 3)
 
 
-def test_arm64_tasks_on_spot_are_priced_on_demand_with_a_warning() -> None:
+def test_dev_tasks_are_priced_at_fargate_spot_x86_prices() -> None:
     prices = _unit_prices()
     entries = dict(prices.entries)
-    entries["fargate_spot.x86_64.vcpu_hour"] = {**entries["fargate_spot.x86_64.vcpu_hour"], "price": 0.01}
+    for unit in ("vcpu_hour", "gb_hour"):
+        entries[f"fargate_spot.x86_64.{unit}"] = {**entries[f"fargate_spot.x86_64.{unit}"], "price": 0.01}
     result = _lines("dev", dataclasses.replace(prices, entries=entries))
-    assert _line(result, "dev-api-service", "2 tasks").monthly == 2 * 730 * (0.5 + 1)  # on-demand ARM64 prices
-    assert any("Fargate Spot does not run ARM64 tasks" in w for w in result.warnings)
+    assert _line(result, "dev-api-service", "2 tasks").monthly == pytest.approx(2 * 730 * (0.5 + 1) * 0.01)
 
 
 def test_a_missing_price_names_its_key() -> None:
