@@ -22,6 +22,7 @@ from typing import TextIO
 
 from prometheus_client.metrics import MetricWrapperBase
 
+from . import cloudwatch_metrics as cw
 from .metrics import Metrics
 
 DEFAULT_INTERVAL = 60.0  # seconds: CloudWatch's standard resolution
@@ -58,6 +59,7 @@ class EmfDocument:
 @dataclass(slots=True)
 class _RouteLatency:
     count: float = 0.0
+    unavailable: float = 0.0  # answered 503
     total: float = 0.0
     buckets: dict[float, float] = field(default_factory=lambda: defaultdict(float))  # le -> cumulative
 
@@ -74,6 +76,10 @@ def quantile(q: float, buckets: Mapping[float, float]) -> float:
             return lower + (le - lower) * (rank - below) / max(buckets[le] - below, 1e-12)
         lower, below = le, buckets[le]
     return lower
+
+
+def _metric(metric: cw.Metric, value: float) -> EmfMetric:
+    return EmfMetric(metric.name, metric.unit, value)
 
 
 def _samples(metric: MetricWrapperBase, suffix: str = "") -> list[tuple[dict[str, str], float]]:
@@ -100,13 +106,13 @@ class EmfReporter:
         for labels, value in _samples(self._metrics.reservation_requests, "_total"):
             result = labels["result"]
             increase, self._results[result] = value - self._results.get(result, 0.0), value
-            docs.append(self._doc(now_ms, {"Result": result}, EmfMetric("ReservationRequests", "Count", increase)))
+            docs.append(self._doc(now_ms, {"Result": result}, _metric(cw.RESERVATION_REQUESTS, increase)))
         for labels, value in _samples(self._metrics.background_failures, "_total"):
             task = labels["task"]
             increase, self._failures[task] = value - self._failures.get(task, 0.0), value
-            docs.append(self._doc(now_ms, {"Task": task}, EmfMetric("BackgroundFailures", "Count", increase)))
+            docs.append(self._doc(now_ms, {"Task": task}, _metric(cw.BACKGROUND_FAILURES, increase)))
         for labels, value in _samples(self._metrics.stock_remaining):
-            docs.append(self._doc(now_ms, {"SaleId": labels["sale_id"]}, EmfMetric("StockRemaining", "Count", value)))
+            docs.append(self._doc(now_ms, {"SaleId": labels["sale_id"]}, _metric(cw.STOCK_REMAINING, value)))
         docs.extend(self._latency(now_ms))
         return docs
 
@@ -115,6 +121,8 @@ class EmfReporter:
         histogram = self._metrics.requests
         for labels, value in _samples(histogram, "_count"):
             current[labels["route"]].count += value
+            if labels["status"] == "503":
+                current[labels["route"]].unavailable += value
         for labels, value in _samples(histogram, "_sum"):
             current[labels["route"]].total += value
         for labels, value in _samples(histogram, "_bucket"):
@@ -129,9 +137,11 @@ class EmfReporter:
                     self._doc(
                         now_ms,
                         {"Route": route},
-                        EmfMetric("Requests", "Count", count),
-                        EmfMetric("RequestLatencyMean", "Milliseconds", (now.total - before.total) / count * 1000),
-                        EmfMetric("RequestLatencyP99", "Milliseconds", quantile(0.99, buckets) * 1000),
+                        _metric(cw.REQUESTS, count),
+                        _metric(cw.REQUESTS_503, now.unavailable - before.unavailable),
+                        _metric(cw.REQUEST_LATENCY_MEAN, (now.total - before.total) / count * 1000),
+                        _metric(cw.REQUEST_LATENCY_P50, quantile(0.5, buckets) * 1000),
+                        _metric(cw.REQUEST_LATENCY_P99, quantile(0.99, buckets) * 1000),
                     )
                 )
         self._routes = dict(current)

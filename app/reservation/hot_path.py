@@ -23,10 +23,11 @@ from starlette.types import Receive, Scope, Send
 from . import validation as v
 from .api import Handlers, check_sale_id
 from .bodies import ReservationRequest
+from .cloudwatch_metrics import RESERVATION_ROUTE
 from .errors import DEPENDENCY_ERRORS, INTERNAL, UNAVAILABLE, ApiError, error_body, log_dependency, log_unexpected
 from .metrics import Metrics
 
-PATH = "/sales/{sale_id:int}/reservations"
+PATH = RESERVATION_ROUTE
 
 RawHeaders = list[tuple[bytes, bytes]]
 Parts = tuple[int, RawHeaders, bytes]  # status, headers, body

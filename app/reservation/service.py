@@ -11,6 +11,7 @@ from uuid import uuid4
 
 import asyncpg
 
+from . import cloudwatch_metrics as cw
 from . import store
 from .committer import HoldCommitter
 from .errors import ApiError
@@ -95,7 +96,7 @@ class ReservationService:
             self._metrics.remaining(sale_id, result.remaining)
         if result.outcome is Outcome.OK:
             reserved = await self._commit(sale_id, user, key, quantity, result)
-            self._metrics.reservation("reserved")
+            self._metrics.reservation(cw.RESERVED)
             return reserved
         self._metrics.reservation(result.outcome.value)
         if result.outcome is Outcome.DUPLICATE:
@@ -130,11 +131,12 @@ class ReservationService:
         except Exception:
             # The reaper reconciles this hold with PostgreSQL (where it does not exist) after expiry.
             log.exception("compensating reservation %s failed; the reaper will return its units", held.id)
-        self._metrics.reservation("compensated")
+        self._metrics.reservation(cw.COMPENSATED)
 
     async def _oversold(self, sale_id: int, epoch: int) -> None:
         """PostgreSQL refused to oversell what this gate admitted: the gate is stale (a Redis failover lost
         its last writes). Void everything it admits and rebuild it from PostgreSQL."""
+        self._metrics.reservation(cw.GUARD_REFUSED)  # Redis and PostgreSQL disagree: the sale alarms page
         try:
             await store.invalidate_gate(self._pool, sale_id, epoch)
         except Exception:

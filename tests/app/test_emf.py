@@ -9,6 +9,7 @@ from dataclasses import replace
 
 import jsonschema
 import pytest
+from reservation import cloudwatch_metrics as cw
 from reservation.emf import EmfReporter, quantile
 from reservation.metrics import Metrics
 from reservation.settings import Settings
@@ -127,8 +128,43 @@ def test_documents_follow_the_spec_and_carry_the_metrics_figures():
     assert route["RequestLatencyMean"] == pytest.approx((98 * 3 + 2 * 200) / 100)
     # Rank 99 of 100 falls in the (100, 250] ms bucket holding the two slow requests, halfway through it.
     assert route["RequestLatencyP99"] == pytest.approx(175)
+    # Rank 50 falls in the (2.5, 5] ms bucket holding the 98 fast ones.
+    assert route["RequestLatencyP50"] == pytest.approx(2.5 + 2.5 * 50 / 98)
+    assert route["Requests503"] == 0
     units = {m["Name"]: m["Unit"] for m in route["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
-    assert units == {"Requests": "Count", "RequestLatencyMean": "Milliseconds", "RequestLatencyP99": "Milliseconds"}
+    assert units == {
+        "Requests": "Count",
+        "Requests503": "Count",
+        "RequestLatencyMean": "Milliseconds",
+        "RequestLatencyP50": "Milliseconds",
+        "RequestLatencyP99": "Milliseconds",
+    }
+
+
+def test_503s_are_counted_per_route_as_increases():
+    metrics = Metrics()
+    reporter = EmfReporter(metrics, "FlashSale")
+    for status in ("201", "503", "503", "409"):
+        metrics.requests.labels("POST", RESERVE_ROUTE, status).observe(0.01)
+    first = _by(_write(reporter, now_ms=1), "Route")[RESERVE_ROUTE]
+    metrics.requests.labels("POST", RESERVE_ROUTE, "503").observe(0.01)
+    second = _by(_write(reporter, now_ms=2), "Route")[RESERVE_ROUTE]
+    assert (first["Requests"], first["Requests503"]) == (4, 2)
+    assert (second["Requests"], second["Requests503"]) == (1, 1)
+
+
+def test_every_emitted_metric_is_declared_for_the_dashboard_and_alarms():
+    metrics = Metrics()
+    metrics.reservation("reserved")
+    metrics.background_failure("expire")
+    metrics.remaining(1, 3)
+    metrics.requests.labels("POST", RESERVE_ROUTE, "201").observe(0.01)
+    emitted = {
+        (m["Name"], m["Unit"], tuple(doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]))
+        for doc in _write(EmfReporter(metrics, "FlashSale"), now_ms=1)
+        for m in doc["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    }
+    assert emitted == {(m.name, m.unit, m.dimensions) for m in cw.SERVICE_METRICS}
 
 
 def test_counters_are_reported_as_increases_since_the_last_line():

@@ -206,9 +206,15 @@ def test_postgresql_refuses_to_oversell_what_a_stale_redis_admits(with_app) -> N
             assert (await h.reserve(sid, f"early-{n}")).status_code == 201
         await h.runtime.redis.set(sale_keys(sid).stock, 2)  # two decrements lost in the failover
 
+        registry = h.runtime.service._metrics.registry
+        refused_before = registry.get_sample_value("reservation_requests_total", {"result": "guard_refused"}) or 0
+
         late = await asyncio.gather(*(h.reserve(sid, f"late-{n}") for n in range(2)))
 
         assert [r.status_code for r in late] == [503, 503], [r.text for r in late]
+        # Counted for the sale alarm that pages when Redis and PostgreSQL disagree.
+        refused = registry.get_sample_value("reservation_requests_total", {"result": "guard_refused"})
+        assert refused is not None and refused > refused_before
         await _until_rebuilt(h, sid)
         assert (await h.reserve(sid, "later")).json()["error"] == "sold_out"
         c = await h.counters(sid)
