@@ -9,6 +9,7 @@ from components.cache import Cache, CacheArgs
 from components.certificate import DnsCertificate, DnsCertificateArgs
 from components.cluster import Cluster, ClusterArgs
 from components.config import load_config
+from components.dashboard import Dashboard, DashboardArgs
 from components.data_endpoints import DataEndpoints
 from components.database import Database, DatabaseArgs
 from components.deploy_freeze import DeployFreezeArgs, FreezeWindow, deploy_freeze_hook
@@ -18,6 +19,7 @@ from components.jwt_key import JwtSigningKey, JwtSigningKeyArgs
 from components.kafka import Kafka, KafkaArgs
 from components.load_balancer import LoadBalancer, LoadBalancerArgs
 from components.network import Network, NetworkArgs
+from components.sale_alarms import SaleAlarms, SaleAlarmsArgs
 from components.service import FargateService, FargateServiceArgs, ServiceRoutingArgs
 from components.web_firewall import WebFirewall, WebFirewallArgs
 
@@ -267,6 +269,32 @@ for svc in cfg.services:
     )
     services[svc.name] = service
 
+# Sale day: what an operator watches, and the business signals that page.
+dashboard = Dashboard(
+    f"{cfg.stack}-dashboard",
+    DashboardArgs(
+        dashboard_name=f"{prefix}sale",
+        region=cfg.region,
+        load_balancer_suffix=alb.arn_suffix,
+        cluster_name=cluster.name,
+        service_names=[s.service_name for s in services.values()],
+        database_dimensions=database.alarm_dimensions,
+        cache_replication_group_id=cache.replication_group_id,
+        kafka_cluster_name=kafka.cluster_name,
+    ),
+    opts=opts,
+)
+SaleAlarms(
+    f"{cfg.stack}-sale-alarms",
+    SaleAlarmsArgs(
+        prefix=prefix,
+        topic_arn=alarms.topic_arn,
+        dependency_failure_percent=cfg.alarms.dependency_failure_percent,
+        relay_lag_seconds=cfg.alarms.relay_lag_seconds,
+    ),
+    opts=opts,
+)
+pulumi.export("dashboardName", dashboard.name)
 pulumi.export("url", alb.url)
 pulumi.export("albArn", alb.arn)
 pulumi.export("clusterName", cluster.name)

@@ -240,6 +240,8 @@ class AlarmsConfig:
     p99_latency_ms: int
     http_5xx_percent: float
     database_connections: int
+    dependency_failure_percent: float  # sale alarm: share of reservation attempts answered 503
+    relay_lag_seconds: int  # sale alarm: age of the oldest unpublished outbox row
 
 
 @dataclass(frozen=True)
@@ -989,6 +991,8 @@ def _alarms(r: _Reader) -> AlarmsConfig:
         p99_latency_ms=r.integer("alarms.p99LatencyMs", 10, 60000),
         http_5xx_percent=r.number("alarms.http5xxPercent", 0.01, 100),
         database_connections=r.integer("alarms.databaseConnections", 1, 100000),
+        dependency_failure_percent=r.number("alarms.dependencyFailurePercent", 0.01, 100),
+        relay_lag_seconds=r.integer("alarms.relayLagSeconds", 10, 86400),
     )
 
 

@@ -14,12 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
+from reservation import cloudwatch_metrics as cw
 
 from components.data_endpoints import DataEndpoints
 
 APP_USER = "10001:10001"  # app/Dockerfile's USER; never root
 TMP_VOLUME = "tmp"
-METRICS_NAMESPACE = "FlashSale"
+METRICS_NAMESPACE = cw.DEFAULT_NAMESPACE  # the one the dashboard and the sale alarms read
 MIGRATE = "migrate"
 SERVE = "serve"
 RELAY = "relay"

@@ -105,6 +105,8 @@ OUTPUTS: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
         "bootstrapBrokersTls": ",".join(f"b-{k}.{n}.abc.kafka.{REGION}.amazonaws.com:9094" for k in (1, 2, 3)),
         "currentVersion": "K1",
         "clusterUuid": _msk_cluster_uuid(n),
+        # Pulumi auto-names the cluster (<name>-<hex>); the alarms' and dashboard's dimension is that name.
+        "clusterName": i.get("clusterName") or f"{n}-1a2b3c4",
     },
     "aws:msk/configuration:Configuration": lambda n, i: {"latestRevision": 1},
     "aws:lb/loadBalancer:LoadBalancer": lambda n, i: {
@@ -171,6 +173,8 @@ ARNS: dict[str, Callable[[str, dict[str, Any]], str]] = {
     "aws:appautoscaling/target:Target": lambda n, i: arn("application-autoscaling", f"scalable-target/{_uuid(n)[:8]}"),
     "aws:backup/plan:Plan": lambda n, i: arn("backup", f"backup-plan:{_uuid(n)}"),
     "aws:backup/vault:Vault": lambda n, i: arn("backup", f"backup-vault:{_named(i, 'name', n)}"),
+    # Dashboards are global: no region in the ARN.
+    "aws:cloudwatch/dashboard:Dashboard": lambda n, i: f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{i['dashboardName']}",
     "aws:cloudwatch/logGroup:LogGroup": lambda n, i: arn("logs", f"log-group:{_named(i, 'name', n)}"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": lambda n, i: arn("cloudwatch", f"alarm:{_named(i, 'name', n)}"),
     "aws:ec2/flowLog:FlowLog": lambda n, i: arn("ec2", f"vpc-flow-log/{mock_id(n)}"),

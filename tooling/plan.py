@@ -61,6 +61,7 @@ SETTINGS: dict[str, tuple[str, ...]] = {
     "aws:ecr/repository:Repository": ("imageTagMutability", "imageScanningConfiguration.scanOnPush"),
     "awsx:ecr:Image": ("context", "platform"),
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("metricName", "threshold", "comparisonOperator"),
+    "aws:cloudwatch/dashboard:Dashboard": ("dashboardName",),
     "aws:wafv2/webAcl:WebAcl": ("scope",),
 }  # fmt: skip
 

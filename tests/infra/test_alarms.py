@@ -14,6 +14,7 @@ from tooling.mock_runtime import ProgramRun, run_program
 KMS_KEY = "aws:kms/key:Key"
 
 PLATFORM = {"alb-5xx-rate", "alb-p99-latency", "db-connections", "db-cpu", "redis-cpu", "redis-memory", "kafka-disk"}
+SALE = {"sale-sold-out", "dependency-failures", "stores-disagree", "relay-lag"}  # tests/infra/test_dashboard.py
 WEB = {"cpu-high", "5xx-rate", "p99-latency", "unhealthy-blue", "unhealthy-green"}
 
 
@@ -72,7 +73,7 @@ def test_removing_an_address_leaves_the_others_untouched(stack: str) -> None:
 def test_every_alarm_is_named_under_the_exported_prefix(run: ProgramRun, cfg: StackConfig) -> None:
     prefix = run.outputs["alarmPrefix"]
     assert prefix == f"{cfg.project}-{cfg.stack}-"
-    expected = {f"{prefix}{k}" for k in PLATFORM}
+    expected = {f"{prefix}{k}" for k in PLATFORM | SALE}
     for svc in services_in(cfg):
         expected |= {f"{prefix}{svc.name}-{k}" for k in (WEB if svc.is_web else {"cpu-high"})}
     assert set(alarms(run)) == expected

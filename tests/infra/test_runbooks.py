@@ -28,7 +28,8 @@ def test_every_alarm_and_topic_named_exists(run: ProgramRun, stack: str) -> None
     named = {t.replace("-prod-", f"-{stack}-") for t in TICKED if re.fullmatch(r"flashsale-prod-[a-z0-9-]+", t)}
     alarms = _names(run, "aws:cloudwatch/metricAlarm:MetricAlarm")
     assert len(named & alarms) >= 10, "the runbook's alarm table went missing"
-    assert named <= alarms | _names(run, "aws:sns/topic:Topic"), named - alarms
+    dashboards = {str(r.inputs.get("dashboardName")) for r in run.of_type("aws:cloudwatch/dashboard:Dashboard")}
+    assert named <= alarms | _names(run, "aws:sns/topic:Topic") | dashboards, named - alarms
 
 
 def test_log_groups_and_secrets_named_exist(run: ProgramRun, stack: str) -> None:
