@@ -105,6 +105,9 @@ class RelayEmfReporter:
                 EmfMetric(cw.RELAY_OLDEST_UNSENT_AGE.name, cw.RELAY_OLDEST_UNSENT_AGE.unit, age),
                 EmfMetric(cw.RELAY_UNSENT_ROWS.name, cw.RELAY_UNSENT_ROWS.unit, unsent),
             )
+            # No dimensions: "A DimensionSet MAY be empty" (docs.aws.amazon.com/AmazonCloudWatch/latest/
+            # monitoring/CloudWatch_Embedded_Metric_Format_Specification.html). Every relay task measures the
+            # same outbox, so read these with Maximum, not Sum.
             docs.append(EmfDocument(self._namespace, now_ms, {}, backlog))
         published, errors = _per_topic(self._metrics.published), _per_topic(self._metrics.publish_errors)
         for topic in sorted(published.keys() | errors.keys()):
