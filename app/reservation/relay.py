@@ -240,7 +240,8 @@ async def run_relay(
 
     producer = make_producer(kafka, error_cb=on_kafka_error, logger=logging.getLogger("librdkafka"))
     # min_size=0: start even while PostgreSQL is unreachable; the loop backs off and readiness says so.
-    # Two connections: one for the batch transaction, one so readiness never waits behind it.
+    # Two connections: one for the batch transaction, one so readiness never waits behind it (the
+    # backlog measurement, one short query a minute, shares that second one).
     pool = await asyncpg.create_pool(database_url, connect=connect, min_size=0, max_size=2, **(pool_options or {}))
     metrics = RelayMetrics()
     relay = OutboxRelay(pool, producer, kafka, config, metrics)
