@@ -86,11 +86,11 @@ def environment(spec: ContainerSpec, command: str) -> list[dict[str, pulumi.Inpu
             # No password in the URL: it comes as REDIS_PASSWORD from Secrets Manager.
             "REDIS_URL": pulumi.Output.concat("rediss://", data.cache_endpoint, ":", port),
             "REDIS_CLUSTER": "true" if data.cache_cluster_mode else "false",
-            "EMF_ENABLED": "true",
-            "METRICS_NAMESPACE": METRICS_NAMESPACE,
             "PORT": str(spec.port),
         }
-    elif command == RELAY:
+    if command in (SERVE, RELAY):  # both write EMF lines (the relay: outbox lag, published, publish errors)
+        values |= {"EMF_ENABLED": "true", "METRICS_NAMESPACE": METRICS_NAMESPACE}
+    if command == RELAY:
         values |= {
             "KAFKA_BOOTSTRAP_SERVERS": data.kafka_bootstrap_brokers,
             "KAFKA_AUTH": "iam",

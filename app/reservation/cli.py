@@ -12,7 +12,7 @@ from .db_credentials import database_connect
 from .kafka_producer import KafkaSettings
 from .migrate import migrate
 from .pg_pool import connection_options
-from .relay import RelayConfig, run_relay
+from .relay import MetricsReporting, RelayConfig, run_relay
 from .server import ServeOptions, ServerKind, serve
 from .settings import Command, Settings, SettingsError, load_settings
 
@@ -48,7 +48,8 @@ def _relay(_: argparse.Namespace) -> None:
         print(f"configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     connect, options = database_connect(settings), connection_options(settings)
-    raise SystemExit(asyncio.run(run_relay(settings.database_url, kafka, config, connect, options)))
+    reporting = MetricsReporting(settings.emf_enabled, settings.metrics_namespace)
+    raise SystemExit(asyncio.run(run_relay(settings.database_url, kafka, config, connect, options, reporting)))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,4 +1,4 @@
-"""A tiny HTTP server for /health/live and /health/ready in processes without the API (the relay).
+"""A tiny HTTP server for /health/live, /health/ready and /metrics in processes without the API (the relay).
 
 asyncio streams rather than uvicorn: uvicorn installs its own SIGTERM handling, and the relay's
 shutdown must stay in the relay's hands (finish the batch, mark acknowledged rows, then exit).
@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from .health import Readiness
 
@@ -29,17 +31,24 @@ async def respond(path: str, readiness: Readiness) -> HealthResponse:
     return HealthResponse(404, {"status": "not found"})
 
 
-async def start_health_server(host: str, port: int, readiness: Readiness) -> asyncio.Server:
+async def start_health_server(
+    host: str, port: int, readiness: Readiness, metrics: CollectorRegistry | None = None
+) -> asyncio.Server:
+    """Serve the health checks, and `metrics` in Prometheus' text format at /metrics when given."""
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             request_line = await asyncio.wait_for(reader.readline(), 5)
             parts = request_line.decode("latin-1").split()
             path = parts[1].split("?", 1)[0] if len(parts) >= 2 else ""
-            response = await respond(path, readiness)
-            body = json.dumps(response.body).encode()
-            reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[response.status]
+            if path == "/metrics" and metrics is not None:
+                status, body, content_type = 200, generate_latest(metrics), CONTENT_TYPE_LATEST
+            else:
+                response = await respond(path, readiness)
+                status, body, content_type = response.status, json.dumps(response.body).encode(), "application/json"
+            reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
             writer.write(
-                f"HTTP/1.1 {response.status} {reason}\r\nContent-Type: application/json\r\n"
+                f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
                 + body
             )

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
@@ -25,10 +26,13 @@ from typing import Any
 import asyncpg
 from confluent_kafka import KafkaError, Message, Producer
 
+from .cloudwatch_metrics import DEFAULT_NAMESPACE
 from .db_credentials import Connect
+from .emf import DEFAULT_INTERVAL
 from .health import Readiness
 from .health_server import start_health_server
 from .kafka_producer import KafkaSettings, make_producer
+from .relay_metrics import RelayEmfReporter, RelayMetrics, report_relay_metrics
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,13 @@ class RelayConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsReporting:
+    emf: bool = False  # EMF_ENABLED: also write the metrics as EMF lines on stdout
+    namespace: str = DEFAULT_NAMESPACE  # METRICS_NAMESPACE
+    interval: float = DEFAULT_INTERVAL  # seconds between backlog measurements and EMF reports
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxRow:
     id: int
     topic: str
@@ -98,11 +109,19 @@ def in_key_order(rows: list[OutboxRow], foreign_heads: Mapping[str, int]) -> lis
 
 
 class OutboxRelay:
-    def __init__(self, pool: asyncpg.Pool, producer: Producer, kafka: KafkaSettings, config: RelayConfig) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: Producer,
+        kafka: KafkaSettings,
+        config: RelayConfig,
+        metrics: RelayMetrics | None = None,
+    ) -> None:
         self._pool = pool
         self._producer = producer
         self._kafka = kafka
         self._config = config
+        self.metrics = metrics or RelayMetrics()
         self._last_batch_failed = False
 
     async def publish_batch(self) -> BatchResult:
@@ -116,6 +135,9 @@ class OutboxRelay:
             acked = await asyncio.to_thread(self._produce_and_wait, ready)
             if acked:
                 await conn.execute(_MARK_PUBLISHED, acked)
+        # Counted once committed: rows whose mark was lost go out again and are counted again then.
+        marked = set(acked)
+        self.metrics.count_published(self._kafka.topic(r.topic) for r in ready if r.id in marked)
         failed = len(ready) - len(acked)
         self._last_batch_failed = failed > 0
         return BatchResult(len(rows), len(acked), failed, len(rows) - len(ready))
@@ -124,21 +146,23 @@ class OutboxRelay:
         """Runs in a worker thread: delivery callbacks fire inside flush(), on this thread."""
         acked: list[int] = []
 
-        def report(err: KafkaError | None, _msg: Message, row_id: int) -> None:
+        def report(err: KafkaError | None, _msg: Message, row_id: int, topic: str) -> None:
             if err is None:
                 acked.append(row_id)
             else:
+                self.metrics.count_error(topic)
                 log.warning("outbox row %d not acknowledged: %s", row_id, err)
 
         for row in rows:
+            topic = self._kafka.topic(row.topic)
             while True:
                 try:
                     self._producer.produce(
-                        self._kafka.topic(row.topic),
+                        topic,
                         key=row.key.encode(),
                         value=row.payload.encode(),
                         headers=[("outbox-id", str(row.id).encode())],
-                        on_delivery=partial(report, row_id=row.id),
+                        on_delivery=partial(report, row_id=row.id, topic=topic),
                     )
                     break
                 except BufferError:  # local queue full: let deliveries drain, then retry
@@ -192,8 +216,14 @@ async def run_relay(
     config: RelayConfig,
     connect: Connect = asyncpg.connect,
     pool_options: Mapping[str, Any] | None = None,
+    reporting: MetricsReporting | None = None,
 ) -> int:
-    """`reservation relay`: publish until SIGTERM/SIGINT, then finish the batch, flush; the exit code."""
+    """`reservation relay`: publish until SIGTERM/SIGINT, then finish the batch, flush; the exit code.
+
+    Its metrics are on /metrics of the health port, and on stdout as EMF when `reporting.emf` is set;
+    the last report follows the last batch, so a stopping task loses no count.
+    """
+    reporting = reporting or MetricsReporting()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     fatal: list[KafkaError] = []
@@ -210,12 +240,17 @@ async def run_relay(
 
     producer = make_producer(kafka, error_cb=on_kafka_error, logger=logging.getLogger("librdkafka"))
     # min_size=0: start even while PostgreSQL is unreachable; the loop backs off and readiness says so.
-    # Two connections: one for the batch transaction, one so readiness never waits behind it.
+    # Two connections: one for the batch transaction, one so readiness never waits behind it (the
+    # backlog measurement, one short query a minute, shares that second one).
     pool = await asyncpg.create_pool(database_url, connect=connect, min_size=0, max_size=2, **(pool_options or {}))
-    relay = OutboxRelay(pool, producer, kafka, config)
+    metrics = RelayMetrics()
+    relay = OutboxRelay(pool, producer, kafka, config, metrics)
     readiness = Readiness()
     relay.register_checks(readiness)
-    server = await start_health_server("0.0.0.0", config.health_port, readiness)
+    server = await start_health_server("0.0.0.0", config.health_port, readiness, metrics.registry)
+    emf = (RelayEmfReporter(metrics, reporting.namespace), sys.stdout) if reporting.emf else None
+    reports_done = asyncio.Event()
+    reporter = asyncio.create_task(report_relay_metrics(metrics, pool, reports_done, emf, reporting.interval))
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info("relay publishing to %s (health on :%d)", ",".join(kafka.bootstrap_servers), config.health_port)
@@ -224,6 +259,8 @@ async def run_relay(
     finally:
         # Batches only end after their flush, so this is normally instant; it is the safety net.
         await asyncio.to_thread(producer.flush, 5)
+        reports_done.set()
+        await reporter  # the final report: the counts of the last batch, the backlog left behind
         server.close()
         await server.wait_closed()
         await pool.close()

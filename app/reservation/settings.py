@@ -213,7 +213,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, command: Command | st
         kafka_topic_prefix=kafka.topic_prefix,
         aws_region=kafka.region,
         metrics_namespace=_optional(env, "METRICS_NAMESPACE") or "FlashSale",
-        emf_enabled=_bool(env, "EMF_ENABLED", problems) if serve else False,
+        emf_enabled=_bool(env, "EMF_ENABLED", problems) if serve or relay else False,
         port=port,
         dev_mode=dev_mode,
     )

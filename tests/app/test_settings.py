@@ -82,7 +82,7 @@ def test_a_command_ignores_the_variables_of_the_others() -> None:
     # Malformed values of another command's variables must not stop this one from starting.
     other = {"REDIS_URL": "http://x", "JWT_SECRET": "short", "PORT": "x", "KAFKA_AUTH": "sasl", "EMF_ENABLED": "?"}
     assert load_settings(DB | other, command=Command.MIGRATE).database_url == DB["DATABASE_URL"]
-    assert load_settings(DB | KAFKA | other | {"KAFKA_AUTH": ""}, command=Command.RELAY).port == 0
+    assert load_settings(DB | KAFKA | other | {"KAFKA_AUTH": "", "EMF_ENABLED": ""}, command=Command.RELAY).port == 0
     assert _names(BASE | other | {"REDIS_URL": BASE["REDIS_URL"], "JWT_SECRET": "x" * 32}) == ["PORT", "EMF_ENABLED"]
 
 

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from components.config import DEPLOY_START_MINUTES, MAX_DEPLOY_MINUTES, ConfigError, ServiceConfig, StackConfig
+from components.task_containers import METRICS_NAMESPACE
 from tests.infra.compute import (
     ROLE,
     TARGET_GROUP,
@@ -28,7 +29,8 @@ DATABASE_ENV = {"DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "DB_LOGIN_ARN"}
 ENVIRONMENT = {
     "migrate": DATABASE_ENV,
     "serve": DATABASE_ENV | {"REDIS_URL", "REDIS_CLUSTER", "EMF_ENABLED", "METRICS_NAMESPACE", "PORT"},
-    "relay": DATABASE_ENV | {"KAFKA_BOOTSTRAP_SERVERS", "KAFKA_AUTH", "KAFKA_TOPIC_PREFIX", "AWS_REGION"},
+    "relay": DATABASE_ENV
+    | {"KAFKA_BOOTSTRAP_SERVERS", "KAFKA_AUTH", "KAFKA_TOPIC_PREFIX", "AWS_REGION", "EMF_ENABLED", "METRICS_NAMESPACE"},
 }
 SECRETS = {"migrate": set(), "serve": {"REDIS_PASSWORD", "JWT_SECRET"}, "relay": set()}
 KMS_KEY = "aws:kms/key:Key"
@@ -119,6 +121,8 @@ def test_task_definition_follows_the_runtime_contract(run: ProgramRun, cfg: Stac
                 assert secrets["REDIS_PASSWORD"] == run.outputs["redisAuthSecretArn"]
             if command == "relay":
                 assert env["KAFKA_AUTH"] == "iam" and env["AWS_REGION"] == cfg.region
+                # The relay's lag and publish errors reach CloudWatch as EMF, in the dashboard's namespace.
+                assert env["EMF_ENABLED"] == "true" and env["METRICS_NAMESPACE"] == METRICS_NAMESPACE
                 assert all(t.name.startswith(env["KAFKA_TOPIC_PREFIX"]) for t in cfg.kafka.topics)
             assert c["logConfiguration"]["logDriver"] == "awslogs"
         log_group = child(run, component(run, svc), "aws:cloudwatch/logGroup:LogGroup", "logs")
