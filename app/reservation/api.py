@@ -87,8 +87,8 @@ class Handlers:
         return JSONResponse({"status": "ok"})
 
     def routes(self) -> list[Route]:
-        """Every public route but the hot one (hot_path.py). Keep components/config.py's PUBLIC_API_PATHS,
-        the ALB's path patterns, in step with these prefixes."""
+        """Every public route but the hot one (hot_path.py). The ALB forwards only these (the web service's
+        `paths` in Pulumi.yaml; tests/infra/test_public_paths.py keeps the two in step)."""
         return [
             Route("/admin/sales", self.create_sale, methods=["POST"]),
             Route("/admin/sales/{sale_id:int}/counters", self.sale_counters, methods=["GET"]),

@@ -181,10 +181,13 @@ def _port(env: Mapping[str, str], name: str, default: str, problems: list[str]) 
     return 0
 
 
+DEFAULT_INTERNAL_PORT = 8001  # the task definition leaves it unset; the ALB's security group never opens it
+
+
 def _ports(env: Mapping[str, str], problems: list[str]) -> tuple[int, int]:
     """PORT (the API, behind the ALB) and INTERNAL_PORT (never routed by the ALB): two distinct ports."""
     port = _port(env, "PORT", "8000", problems)
-    internal = _port(env, "INTERNAL_PORT", "8001", problems)
+    internal = _port(env, "INTERNAL_PORT", str(DEFAULT_INTERNAL_PORT), problems)
     if port and port == internal:
         problems.append(f"INTERNAL_PORT: {internal} is also PORT; the internal endpoints need a port of their own")
     return port, internal
