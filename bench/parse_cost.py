@@ -39,7 +39,7 @@ class _SoldOut:
 
 
 def _endpoint() -> hot_path.ReserveEndpoint:
-    handlers = Handlers(_Auth(), None, None)  # type: ignore[arg-type]  # metrics and readiness are not used here
+    handlers = Handlers(_Auth())  # type: ignore[arg-type]
     handlers.service = _SoldOut()  # type: ignore[assignment]
     return hot_path.ReserveEndpoint(handlers)
 

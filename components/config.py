@@ -77,6 +77,14 @@ _ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
 # RestoreDBInstanceToPointInTime SourceDBInstanceAutomatedBackupsArn).
 _AUTO_BACKUP_ARN = re.compile(r"^arn:aws[a-z-]*:rds:(?P<region>[a-z0-9-]+):\d{12}:auto-backup:ab-[A-Za-z0-9]+$")
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/[0-9a-f-]+$")
+# An ALB path pattern: * matches any characters, ? exactly one; case-sensitive, at most 128 characters
+# (ELB API reference, PathPatternConditionConfig).
+_PATH_PATTERN = re.compile(r"^/[A-Za-z0-9/_*?.-]{0,127}$")
+# One listener rule's conditions take at most 5 values and 5 wildcards in all; neither adjustable (ELB quotas,
+# "Condition values per rule", "Condition wildcards per rule": docs.aws.amazon.com/elasticloadbalancing/latest/
+# application/load-balancer-limits.html). botocore's elbv2 model states no bound on the list.
+MAX_RULE_PATH_PATTERNS = 5
+MAX_RULE_WILDCARDS = 5
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$")
 
 
@@ -254,7 +262,7 @@ class ServiceConfig:
     min_tasks: int
     max_tasks: int
     port: int
-    path: str | None
+    paths: tuple[str, ...]  # web: the ALB path patterns forwarded to it (its public routes only); worker: ()
     listener_priority: int | None
     health_check_path: str
 
@@ -742,6 +750,26 @@ def _kafka(r: _Reader, az_count: int) -> KafkaConfig:
     )
 
 
+def _path_patterns(r: _Reader, key: str, paths: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """A web service's path patterns: they all go into one listener rule (and its twin on the test listener)."""
+    if paths is None or paths is _INVALID:
+        return paths
+    if not 1 <= len(paths) <= MAX_RULE_PATH_PATTERNS:
+        r.fail(key, list(paths), f"must list 1 to {MAX_RULE_PATH_PATTERNS} path patterns (one ALB rule's limit)")
+        return _INVALID
+    bad = [p for p in paths if not _PATH_PATTERN.match(p)]
+    allowed = (
+        "must be an ALB path pattern: /, then letters, digits, / _ . - or the wildcards * ?; at most 128 characters"
+    )
+    for pattern in bad:
+        r.fail(key, pattern, allowed)
+    wildcards = sum(p.count("*") + p.count("?") for p in paths)
+    if wildcards > MAX_RULE_WILDCARDS:
+        r.fail(key, list(paths), f"has {wildcards} wildcards; one ALB rule allows {MAX_RULE_WILDCARDS}")
+        return _INVALID
+    return _INVALID if bad else paths
+
+
 def _services(r: _Reader) -> tuple[ServiceConfig, ...]:
     raw = r.object_list("services")
     if raw is _INVALID:
@@ -764,7 +792,7 @@ def _services(r: _Reader) -> tuple[ServiceConfig, ...]:
                 "minTasks": 1,
                 "maxTasks": 4,
                 "port": 8000,
-                "path": None,
+                "paths": None,
                 "listenerPriority": None,
                 "healthCheckPath": "/health/live",
             },
@@ -785,14 +813,16 @@ def _services(r: _Reader) -> tuple[ServiceConfig, ...]:
         max_tasks = item.integer("maxTasks", 1, 1000)
         if min_tasks is not _INVALID and max_tasks is not _INVALID and max_tasks < min_tasks:
             r.fail(f"{key}.maxTasks", max_tasks, f"must be >= minTasks ({min_tasks})")
-        path = item.string("path", re.compile(r"^/[A-Za-z0-9/_*.-]*$"), "must be an ALB path pattern such as /api/*")
+        paths = _path_patterns(r, f"{key}.paths", item.string_list("paths"))
         priority = item.integer("listenerPriority", 1, 50000) if data.get("listenerPriority") is not None else None
-        if kind == "web" and path is None:
-            r.problems.append(f"{NAMESPACE}:{key}.path is missing: a web service needs a path pattern")
+        if kind == "web" and paths is None:
+            r.problems.append(
+                f"{NAMESPACE}:{key}.paths is missing: a web service lists the path patterns the ALB forwards to it"
+            )
         if kind == "web" and priority is None:
             r.problems.append(f"{NAMESPACE}:{key}.listenerPriority is missing: a web service needs a rule priority")
-        if kind == "worker" and (path is not None or priority is not None):
-            r.fail(f"{key}.kind", kind, "a worker takes no path or listenerPriority (it gets no load balancer)")
+        if kind == "worker" and (paths is not None or priority is not None):
+            r.fail(f"{key}.kind", kind, "a worker takes no paths or listenerPriority (it gets no load balancer)")
         command = item.string_list("command")
         if command is not _INVALID and not command:
             r.fail(f"{key}.command", [], "must name the image command, e.g. [serve]")
@@ -813,7 +843,7 @@ def _services(r: _Reader) -> tuple[ServiceConfig, ...]:
                 min_tasks=min_tasks,
                 max_tasks=max_tasks,
                 port=item.integer("port", 1024, 65535),
-                path=path,
+                paths=paths or (),
                 listener_priority=priority,
                 health_check_path=item.string("healthCheckPath", re.compile(r"^/"), "must start with /"),
             )
@@ -821,7 +851,7 @@ def _services(r: _Reader) -> tuple[ServiceConfig, ...]:
     for field, values in (
         ("name", [s.name for s in services]),
         ("listenerPriority", [s.listener_priority for s in services if s.is_web]),
-        ("path", [s.path for s in services if s.is_web]),
+        ("paths", [p for s in services if s.is_web and s.paths is not _INVALID for p in s.paths]),
     ):
         for dup in sorted({v for v in values if values.count(v) > 1 and v is not _INVALID}, key=str):
             r.fail(f"services[].{field}", dup, f"each service's {field} must be unique")

@@ -3,7 +3,8 @@ ECS-native blue/green.
 
 Per service: log group, task and execution roles, task definition (migrate init container + the
 service's command), per-service alarms, and the ECS service. A web service also gets its blue and
-green target groups, a production listener rule by path and a test listener rule; ECS shifts traffic
+green target groups, a production listener rule on its public path patterns (`paths`: nothing else of
+it is reachable from the internet) and a test listener rule on the same patterns; ECS shifts traffic
 between the groups by rewriting the rules' weights (so Pulumi ignores the rules' actions).
 
 Workers have no load balancer: they deploy BLUE_GREEN headless (ECS starts the full green fleet,
@@ -302,7 +303,7 @@ class FargateService(pulumi.ComponentResource):
                 priority=svc.listener_priority,
                 conditions=[
                     aws.lb.ListenerRuleConditionArgs(
-                        path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=[svc.path])
+                        path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=list(svc.paths))
                     )
                 ],
                 actions=[

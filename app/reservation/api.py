@@ -1,9 +1,9 @@
-"""HTTP endpoints. Docstrings are for people; the OpenAPI document lives in openapi.py."""
+"""The public HTTP endpoints (the ALB forwards these). Docstrings are for people; the OpenAPI document
+lives in openapi.py. The internal ones (/metrics, readiness detail, /openapi.json) are in internal.py."""
 
 from __future__ import annotations
 
 import msgspec
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -12,9 +12,6 @@ from . import validation as v
 from .auth import Authenticator
 from .bodies import NewSale
 from .errors import ApiError
-from .health import Readiness
-from .metrics import Metrics
-from .openapi import OPENAPI
 from .service import ReservationService
 
 MAX_SALE_ID = 2**31 - 1  # the second half of the sale's advisory lock key is a PostgreSQL int4
@@ -36,10 +33,8 @@ class Handlers:
 
     service: ReservationService
 
-    def __init__(self, auth: Authenticator, metrics: Metrics, readiness: Readiness) -> None:
+    def __init__(self, auth: Authenticator) -> None:
         self.auth = auth
-        self.metrics = metrics
-        self.readiness = readiness
 
     async def create_sale(self, request: Request) -> Response:
         """Admin: create a sale and load it into the gate."""
@@ -91,24 +86,9 @@ class Handlers:
         """The process answers (the load balancer's check; no dependencies)."""
         return JSONResponse({"status": "ok"})
 
-    async def ready(self, _: Request) -> Response:
-        """Every registered dependency answers."""
-        checks = await self.readiness.run()
-        ok = all(result == "ok" for result in checks.values())
-        if not ok:
-            raise ApiError(503, "not_ready", "; ".join(f"{n}: {r}" for n, r in checks.items() if r != "ok"))
-        return JSONResponse({"status": "ok", "checks": checks})
-
-    async def metrics_endpoint(self, _: Request) -> Response:
-        """Prometheus exposition."""
-        return Response(generate_latest(self.metrics.registry), media_type=CONTENT_TYPE_LATEST)
-
-    async def openapi(self, _: Request) -> Response:
-        """This API's OpenAPI document."""
-        return JSONResponse(OPENAPI)
-
     def routes(self) -> list[Route]:
-        """Every route but the hot one (hot_path.py)."""
+        """Every public route but the hot one (hot_path.py). The ALB forwards only these (the web service's
+        `paths` in Pulumi.yaml; tests/infra/test_public_paths.py keeps the two in step)."""
         return [
             Route("/admin/sales", self.create_sale, methods=["POST"]),
             Route("/admin/sales/{sale_id:int}/counters", self.sale_counters, methods=["GET"]),
@@ -117,7 +97,4 @@ class Handlers:
             Route("/reservations/{reservation_id:uuid}/confirm", self.confirm, methods=["POST"]),
             Route("/reservations/{reservation_id:uuid}/release", self.release, methods=["POST"]),
             Route("/health/live", self.live, methods=["GET"]),
-            Route("/health/ready", self.ready, methods=["GET"]),
-            Route("/metrics", self.metrics_endpoint, methods=["GET"]),
-            Route("/openapi.json", self.openapi, methods=["GET"]),
         ]

@@ -25,6 +25,7 @@ from .gate import Gate
 from .health import Readiness
 from .heap import freeze_startup_heap
 from .hot_path import PATH, ReservationApp, ReserveEndpoint
+from .internal import start_internal_server
 from .metrics import Metrics, MetricsMiddleware
 from .pg_pool import connection_options, reader_options
 from .reaper import Reaper
@@ -70,7 +71,7 @@ def create_app(
     `server_process` (a server worker, not a test) also tunes the garbage collector once started."""
     metrics = Metrics()
     readiness = readiness or Readiness()
-    handlers = Handlers(Authenticator(settings), metrics, readiness)
+    handlers = Handlers(Authenticator(settings))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -106,6 +107,8 @@ def create_app(
         app.state.runtime = Runtime(pool, reader, client, gate, rebuilder, service, reaper)
         readiness.add("postgresql", lambda: pool.fetchval("SELECT 1"))
         readiness.add("redis", client.ping)
+        internal = await start_internal_server(settings.internal_port, metrics, readiness)
+        app.state.internal_port = internal.sockets[0].getsockname()[1]  # the bound one when settings say 0
         task = asyncio.create_task(reaper.run_forever()) if background else None
         emf_stop = asyncio.Event()
         emf = EmfReporter(metrics, settings.metrics_namespace) if settings.emf_enabled else None
@@ -124,6 +127,8 @@ def create_app(
                 await emf_task
             if isinstance(runner, BatchingRunner):
                 runner.close()
+            internal.close()
+            await internal.wait_closed()
             await client.aclose()
             if reader is not pool:
                 await reader.close()

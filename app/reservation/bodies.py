@@ -132,8 +132,3 @@ class Reservation(Struct):
 
 class Live(Struct):
     status: Literal["ok"]
-
-
-class Ready(Struct):
-    status: Literal["ok"]
-    checks: dict[str, str]

@@ -21,7 +21,6 @@ _, _SCHEMAS = msgspec.json.schema_components(
         bodies.Availability,
         bodies.Reservation,
         bodies.Live,
-        bodies.Ready,
     ],
     ref_template=_REF,
 )
@@ -75,8 +74,6 @@ def _hold_change(summary: str) -> dict[str, Any]:
         },
     }
 
-
-_TEXT = {"text/plain": {"schema": {"type": "string"}}}
 
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -168,23 +165,5 @@ OPENAPI: dict[str, Any] = {
         "/reservations/{reservation_id}/confirm": {"post": _hold_change("Confirm your hold (buy)")},
         "/reservations/{reservation_id}/release": {"post": _hold_change("Release your hold")},
         "/health/live": {"get": {"summary": "Process liveness", "responses": {"200": _ok("alive", bodies.Live)}}},
-        "/health/ready": {
-            "get": {
-                "summary": "Readiness of PostgreSQL and Redis",
-                "responses": {
-                    "200": _ok("every dependency answers", bodies.Ready),
-                    "503": _error("not_ready: the detail names the dependencies that do not answer"),
-                },
-            }
-        },
-        "/metrics": {
-            "get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "ok", "content": _TEXT}}}
-        },
-        "/openapi.json": {
-            "get": {
-                "summary": "This document",
-                "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {}}}}},
-            }
-        },
     },
 }

@@ -30,7 +30,7 @@ from .cloudwatch_metrics import DEFAULT_NAMESPACE
 from .db_credentials import Connect
 from .emf import DEFAULT_INTERVAL
 from .health import Readiness
-from .health_server import start_health_server
+from .health_server import prometheus_routes, start_health_server
 from .kafka_producer import KafkaSettings, make_producer
 from .relay_metrics import RelayEmfReporter, RelayMetrics, report_relay_metrics
 
@@ -247,7 +247,7 @@ async def run_relay(
     relay = OutboxRelay(pool, producer, kafka, config, metrics)
     readiness = Readiness()
     relay.register_checks(readiness)
-    server = await start_health_server("0.0.0.0", config.health_port, readiness, metrics.registry)
+    server = await start_health_server("0.0.0.0", config.health_port, readiness, prometheus_routes(metrics.registry))
     emf = (RelayEmfReporter(metrics, reporting.namespace), sys.stdout) if reporting.emf else None
     reports_done = asyncio.Event()
     reporter = asyncio.create_task(report_relay_metrics(metrics, pool, reports_done, emf, reporting.interval))

@@ -55,6 +55,7 @@ class Settings:
     metrics_namespace: str
     emf_enabled: bool
     port: int
+    internal_port: int  # serve: /metrics, /health/ready detail, /openapi.json; the ALB never routes here
     dev_mode: bool
 
 
@@ -172,12 +173,24 @@ def _kafka(env: Mapping[str, str], problems: list[str]) -> _Kafka:
     return _Kafka(servers, auth, region, env.get("KAFKA_TOPIC_PREFIX", "flashsale."))
 
 
-def _port(env: Mapping[str, str], problems: list[str]) -> int:
-    raw = _optional(env, "PORT") or "8000"
+def _port(env: Mapping[str, str], name: str, default: str, problems: list[str]) -> int:
+    raw = _optional(env, name) or default
     if raw.isdigit() and 0 < int(raw) < 65536:
         return int(raw)
-    problems.append(f"PORT: {raw!r} is not a port number (1-65535)")
+    problems.append(f"{name}: {raw!r} is not a port number (1-65535)")
     return 0
+
+
+DEFAULT_INTERNAL_PORT = 8001  # the task definition leaves it unset; the ALB's security group never opens it
+
+
+def _ports(env: Mapping[str, str], problems: list[str]) -> tuple[int, int]:
+    """PORT (the API, behind the ALB) and INTERNAL_PORT (never routed by the ALB): two distinct ports."""
+    port = _port(env, "PORT", "8000", problems)
+    internal = _port(env, "INTERNAL_PORT", str(DEFAULT_INTERNAL_PORT), problems)
+    if port and port == internal:
+        problems.append(f"INTERNAL_PORT: {internal} is also PORT; the internal endpoints need a port of their own")
+    return port, internal
 
 
 def load_settings(env: Mapping[str, str] | None = None, *, command: Command | str) -> Settings:
@@ -195,7 +208,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, command: Command | st
     redis = _redis(env, problems) if serve else _Redis()
     jwt_secret = _jwt_secret(env, dev_mode, problems) if serve else ""
     kafka = _kafka(env, problems) if relay else _Kafka()
-    port = _port(env, problems) if serve else 0
+    port, internal_port = _ports(env, problems) if serve else (0, 0)
     settings = Settings(
         command=command,
         database_url=database_url,
@@ -215,6 +228,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, command: Command | st
         metrics_namespace=_optional(env, "METRICS_NAMESPACE") or "FlashSale",
         emf_enabled=_bool(env, "EMF_ENABLED", problems) if serve or relay else False,
         port=port,
+        internal_port=internal_port,
         dev_mode=dev_mode,
     )
     if problems:

@@ -75,7 +75,8 @@ def redis_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def settings(migrated: str, redis_url: str) -> Settings:
     env = {"DATABASE_URL": migrated, "REDIS_URL": redis_url, "JWT_SECRET": JWT_SECRET}
-    return load_settings(env, command=Command.SERVE)
+    # Port 0: each app's internal server binds a free port (app.state.internal_port), so tests never collide.
+    return dataclasses.replace(load_settings(env, command=Command.SERVE), internal_port=0)
 
 
 def token(sub: str, *, admin: bool = False, ttl: int = 3600) -> str:
@@ -94,9 +95,11 @@ ADMIN = bearer("admin-1", admin=True)
 
 @dataclass
 class Harness:
-    """The real app in-process (ASGI) with its lifespan running; the reaper is driven by the test."""
+    """The real app in-process (ASGI) with its lifespan running; the reaper is driven by the test.
+    `client` is the public port (what the ALB forwards to), `internal` the real INTERNAL_PORT server."""
 
     client: httpx.AsyncClient
+    internal: httpx.AsyncClient
     runtime: Runtime
     redis_url: str
 
@@ -134,8 +137,12 @@ async def harness(settings: Settings, redis_url: str, **options: Any) -> AsyncIt
     app = create_app(settings, **{"background": False, **options})
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://app", timeout=30) as client:
-            yield Harness(client, app.state.runtime, redis_url)
+        internal_url = f"http://127.0.0.1:{app.state.internal_port}"
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://app", timeout=30) as client,
+            httpx.AsyncClient(base_url=internal_url, timeout=30) as internal,
+        ):
+            yield Harness(client, internal, app.state.runtime, redis_url)
 
 
 def check_invariant(c: dict[str, Any]) -> None:

@@ -91,7 +91,7 @@ def test_one_poisoned_sale_does_not_stop_the_others(with_app, caplog: pytest.Log
         assert sum([await h.runtime.redis.exists(k) for k in script_keys(closed)]) == 0  # retired
         assert _failures(h, "reconcile") == before + 1
         assert any(f"sale {poisoned}" in r.getMessage() for r in caplog.records), caplog.text
-        metrics = (await h.client.get("/metrics")).text
+        metrics = (await h.internal.get("/metrics")).text
         assert 'reservation_background_failures_total{task="reconcile"}' in metrics
         await h.runtime.redis.delete(sale_keys(poisoned).holds)  # the app tests share one Redis
         await _close(h, poisoned)

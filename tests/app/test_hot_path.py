@@ -95,7 +95,7 @@ def test_hot_path_unexpected_error_is_a_logged_500(with_app, caplog) -> None:
                 await _call(app, path, *_attempt("a", uuid.uuid4().hex), root_path=root_path, sent=sent)
             assert sent[0]["status"] == 500 and json.loads(sent[1]["body"])["error"] == "internal_error"
         assert caplog.text.count("unhandled error on POST") == 2
-        text = (await h.client.get("/metrics")).text
+        text = (await h.internal.get("/metrics")).text
         assert 'route="/sales/{sale_id:int}/reservations",status="500"' in text
 
     with_app(body)

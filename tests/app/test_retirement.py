@@ -41,7 +41,7 @@ def test_a_closed_sale_leaves_redis_and_postgresql_answers_for_it(with_app) -> N
         assert confirmed.status_code == 200
         assert (await h.reserve(sale, "bob")).status_code == 201  # never confirmed: expires
         assert await _keys_left(h, sale) > 0
-        assert "reservation_stock_remaining{sale_id=" + f'"{sale}"' in (await h.client.get("/metrics")).text
+        assert "reservation_stock_remaining{sale_id=" + f'"{sale}"' in (await h.internal.get("/metrics")).text
 
         await _close(h, sale)
         report = await h.runtime.reaper.tick()
@@ -66,7 +66,7 @@ def test_a_closed_sale_leaves_redis_and_postgresql_answers_for_it(with_app) -> N
         await asyncio.sleep(0.1)  # a rebuild kicked by a request would have run by now
         assert (await h.runtime.reaper.tick()).retired == 0
         assert await _keys_left(h, sale) == 0
-        assert f'sale_id="{sale}"' not in (await h.client.get("/metrics")).text
+        assert f'sale_id="{sale}"' not in (await h.internal.get("/metrics")).text
 
     with_app(body)
 

@@ -56,6 +56,7 @@ def test_sigterm_drains_the_request_in_flight_and_exits_0(server: str, migrated:
         "REDIS_URL": redis_url,
         "JWT_SECRET": JWT_SECRET,
         "PORT": str(port),
+        "INTERNAL_PORT": str(_free_port()),
     }
     proc = subprocess.Popen([RESERVATION, "serve", "--server", server], env=env, stderr=subprocess.PIPE)
     try:

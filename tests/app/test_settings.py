@@ -30,10 +30,17 @@ def _names(env: dict[str, str], command: Command = Command.SERVE) -> list[str]:
 
 def test_minimal_environment_and_defaults() -> None:
     s = load_settings(BASE, command=Command.SERVE)
-    assert (s.port, s.metrics_namespace, s.command) == (8000, "FlashSale", Command.SERVE)
+    assert (s.port, s.internal_port, s.metrics_namespace, s.command) == (8000, 8001, "FlashSale", Command.SERVE)
     assert not s.redis_cluster and not s.emf_enabled and not s.dev_mode and s.db_secret_arn is None
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.port = 1  # type: ignore[misc]
+
+
+def test_internal_port_is_a_port_of_its_own() -> None:
+    assert load_settings(BASE | {"INTERNAL_PORT": "9100"}, command=Command.SERVE).internal_port == 9100
+    assert _problems(BASE | {"INTERNAL_PORT": "metrics"}) == ["INTERNAL_PORT: 'metrics' is not a port number (1-65535)"]
+    clash = _problems(BASE | {"PORT": "8080", "INTERNAL_PORT": "8080"})
+    assert clash == ["INTERNAL_PORT: 8080 is also PORT; the internal endpoints need a port of their own"]
 
 
 def test_database_from_parts_as_on_aws() -> None:

@@ -113,7 +113,7 @@ def test_log_retention_must_be_a_cloudwatch_value() -> None:
 
 
 def test_min_greater_than_max_tasks() -> None:
-    services = [{"name": "api", "kind": "web", "command": ["serve"], "path": "/*", "listenerPriority": 1,
+    services = [{"name": "api", "kind": "web", "command": ["serve"], "paths": ["/*"], "listenerPriority": 1,
                  "minTasks": 4, "maxTasks": 2}]  # fmt: skip
     assert one_problem(services=services) == "flashsale:services[0].maxTasks = 2: must be >= minTasks (4)"
 
@@ -129,9 +129,43 @@ def test_web_service_needs_path_and_priority_and_unique_names() -> None:
         {"name": "api", "kind": "worker", "command": ["relay"]},
     ]
     found = problems(services=services)
-    assert "flashsale:services[0].path is missing: a web service needs a path pattern" in found
+    missing = "flashsale:services[0].paths is missing: a web service lists the path patterns the ALB forwards to it"
+    assert missing in found
     assert any(p.startswith("flashsale:services[0].listenerPriority is missing") for p in found)
     assert "flashsale:services[].name = 'api': each service's name must be unique" in found
+
+
+def _web(paths: Any, name: str = "api", priority: int = 1) -> dict[str, Any]:
+    return {"name": name, "kind": "web", "command": ["serve"], "paths": paths, "listenerPriority": priority}
+
+
+def test_web_service_paths_fit_one_alb_rule() -> None:
+    six = [f"/p{i}" for i in range(6)]
+    assert one_problem(services=[_web(six)]) == (
+        f"flashsale:services[0].paths = {json.dumps(six)}: must list 1 to 5 path patterns (one ALB rule's limit)"
+    )
+    assert "must list 1 to 5" in one_problem(services=[_web([])])
+    wild = ["/a/*", "/b/*", "/c/*", "/d/*?", "/e/*"]
+    assert one_problem(services=[_web(wild)]).endswith("has 6 wildcards; one ALB rule allows 5")
+    for bad in ("sales/*", "/sales/{id}", "/" + "a" * 128):
+        assert one_problem(services=[_web(["/health/live", bad])]).startswith(
+            f"flashsale:services[0].paths = '{bad}': must be an ALB path pattern"
+        )
+    assert "did you mean paths?" in " ".join(problems(services=[{**_web(["/x"]), "path": "/*"}]))
+
+
+def test_a_path_pattern_belongs_to_one_service() -> None:
+    services = [_web(["/sales/*", "/health/live"]), _web(["/catalog/*", "/health/live"], "catalog", 2)]
+    assert one_problem(services=services) == (
+        "flashsale:services[].paths = '/health/live': each service's paths must be unique"
+    )
+
+
+def test_a_worker_takes_no_paths() -> None:
+    services = [{"name": "relay", "kind": "worker", "command": ["relay"], "paths": ["/x"]}]
+    assert one_problem(services=services) == (
+        "flashsale:services[0].kind = 'worker': a worker takes no paths or listenerPriority (it gets no load balancer)"
+    )
 
 
 def test_unknown_service_field_suggests_the_right_one() -> None:

@@ -147,7 +147,7 @@ def test_each_web_service_has_path_rules_on_both_listeners(run: ProgramRun, cfg:
             rule = child(run, parent, LISTENER_RULE, suffix)
             assert rule.inputs["listenerArn"] == arn_of(listener)
             assert rule.inputs["priority"] == svc.listener_priority
-            assert rule.inputs["conditions"] == [{"pathPattern": {"values": [svc.path]}}]
+            assert rule.inputs["conditions"] == [{"pathPattern": {"values": list(svc.paths)}}]
             (action,) = rule.inputs["actions"]
             assert {g["arn"]: g["weight"] for g in action["forward"]["targetGroups"]} == weights
             assert "actions" in rule.ignore_changes  # ECS rewrites the weights

@@ -350,7 +350,7 @@ def _declared(cfg: StackConfig) -> list[dict]:
             "memory": s.memory,
             "minTasks": s.min_tasks,
             "maxTasks": s.max_tasks,
-            **({"path": s.path, "listenerPriority": s.listener_priority} if s.is_web else {}),
+            **({"paths": list(s.paths), "listenerPriority": s.listener_priority} if s.is_web else {}),
         }
         for s in cfg.services
     ]
@@ -361,7 +361,7 @@ def test_a_second_web_service_needs_only_config(stack: str, cfg: StackConfig) ->
         "name": "catalog",
         "kind": "web",
         "command": ["serve"],
-        "path": "/catalog/*",
+        "paths": ["/catalog/*"],
         "listenerPriority": 50,
         "cpu": 256,
         "memory": 512,
@@ -378,7 +378,7 @@ def test_a_second_web_service_needs_only_config(stack: str, cfg: StackConfig) ->
         min_tasks=1,
         max_tasks=40,
         port=8000,
-        path="/catalog/*",
+        paths=("/catalog/*",),
         listener_priority=50,
         health_check_path="/health/live",
     )
