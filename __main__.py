@@ -144,6 +144,7 @@ data = DataEndpoints(
     cache_port=cache.port,
     cache_cluster_mode=cache.cluster_mode,
     cache_auth_secret_arn=cache.auth_secret_arn,
+    cache_auth_secret_version=cache.auth_secret_version,
     cache_replication_group_id=cache.replication_group_id,
     kafka_cluster_arn=kafka.cluster_arn,
     kafka_cluster_name=kafka.cluster_name,
@@ -201,6 +202,7 @@ jwt_key = JwtSigningKey(
         secret_name=f"{cfg.project}/{cfg.stack}/jwt-signing-key",
         recovery_window_days=30 if cfg.protect_data else 0,
         protect=cfg.protect_data,
+        generation=cfg.jwt_key_generation,
     ),
     opts=opts,
 )
@@ -242,6 +244,7 @@ for svc in cfg.services:
             security_group_id=groups["service"],
             data=data,
             jwt_secret_arn=jwt_key.secret_arn,
+            jwt_secret_version=jwt_key.version_id,
             alarm_topic_arn=alarms.topic_arn,
             routing=routing if svc.is_web else None,
             service_hooks=freeze,

@@ -29,6 +29,19 @@ def parameter_group_family(engine: str, version: str) -> str:
     return f"{engine}{version.split('.')[0]}"
 
 
+def auth_token_update_strategy(generation: int, finalized: int) -> str | None:
+    """How ElastiCache applies the token (ModifyReplicationGroup AuthTokenUpdateStrategy; botocore's
+    AuthTokenUpdateStrategyType): ROTATE keeps the old token valid beside the new one, SET (allowed only
+    after ROTATE) then leaves the new one alone. None before the first rotation: the provider modifies the
+    group when the token or the strategy changes (terraform-provider-aws replication_group.go), and a SET
+    that no ROTATE preceded is refused. Config validation keeps finalized at generation or one below.
+    docs.aws.amazon.com/AmazonElastiCache/latest/dg/auth.html "Modifying the AUTH token on an existing cluster"
+    """
+    if generation == 0:
+        return None
+    return "SET" if finalized == generation else "ROTATE"
+
+
 @dataclass(frozen=True)
 class CacheArgs:
     config: CacheConfig
@@ -43,6 +56,7 @@ class Cache(pulumi.ComponentResource):
     port: pulumi.Output[int]
     cluster_mode: bool
     auth_secret_arn: pulumi.Output[str]
+    auth_secret_version: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str]
     replication_group_id: pulumi.Output[str]
 
@@ -80,12 +94,16 @@ class Cache(pulumi.ComponentResource):
             opts=child,
         )
 
+        # Not protected: a rotation replaces it (the secret and the group stay protected). Generation 0 has
+        # no keepers, as the token made before rotation existed, so adopting it replaces nothing.
+        generation = cfg.auth_token_generation
         token = random.RandomPassword(
             f"{name}-auth-token",
             length=AUTH_TOKEN_LENGTH,
             special=True,
             override_special=AUTH_TOKEN_SPECIALS,
-            opts=data,
+            keepers={"generation": str(generation)} if generation else None,
+            opts=child,
         )
         secret = aws.secretsmanager.Secret(
             f"{name}-auth-token",
@@ -95,7 +113,7 @@ class Cache(pulumi.ComponentResource):
             recovery_window_in_days=30 if protect else 0,
             opts=data,
         )
-        aws.secretsmanager.SecretVersion(
+        version = aws.secretsmanager.SecretVersion(
             f"{name}-auth-token",
             secret_id=secret.id,
             secret_string=pulumi.Output.secret(token.result),
@@ -128,6 +146,7 @@ class Cache(pulumi.ComponentResource):
             transit_encryption_enabled=True,
             transit_encryption_mode="required",
             auth_token=pulumi.Output.secret(token.result),
+            auth_token_update_strategy=auth_token_update_strategy(generation, cfg.auth_token_finalized_generation),
             log_delivery_configurations=[
                 aws.elasticache.ReplicationGroupLogDeliveryConfigurationArgs(
                     destination=slow_log.name,
@@ -150,6 +169,8 @@ class Cache(pulumi.ComponentResource):
         self.endpoint = group.configuration_endpoint_address if cfg.cluster_mode else group.primary_endpoint_address
         self.port = group.port
         self.auth_secret_arn = secret.arn
+        # Tasks read the token at this version: a rotated token is a new task definition, so tasks roll.
+        self.auth_secret_version = version.version_id
         self.kms_key_arn = key.arn
         self.replication_group_id = group.id
         self.register_outputs(

@@ -144,6 +144,10 @@ class CacheConfig:
     shards: int
     replicas_per_shard: int
     snapshot_retention_days: int
+    # AUTH token rotation (components/cache.py): generation N is the current token; finalized N-1 means
+    # the previous one is still valid (ROTATE), finalized N that it has been dropped (SET).
+    auth_token_generation: int
+    auth_token_finalized_generation: int
 
 
 @dataclass(frozen=True)
@@ -304,6 +308,7 @@ class StackConfig:
     region: str
     protect_data: bool
     log_retention_days: int
+    jwt_key_generation: int  # raise by one to rotate the API's signing key (components/jwt_key.py)
     network: NetworkConfig
     database: DatabaseConfig
     disaster_recovery: DisasterRecoveryConfig
@@ -695,7 +700,23 @@ def _cache(r: _Reader) -> CacheConfig:
         shards=shards,
         replicas_per_shard=replicas,
         snapshot_retention_days=r.integer("cache.snapshotRetentionDays", 0, 35),
+        **_auth_token_generations(r),
     )
+
+
+def _auth_token_generations(r: _Reader) -> dict[str, int]:
+    generation = r.integer("cache.authTokenGeneration", 0, 1_000_000)
+    finalized = r.integer("cache.authTokenFinalizedGeneration", 0, 1_000_000)
+    # ElastiCache holds at most two tokens: the current one and, after ROTATE, the one before it.
+    # docs.aws.amazon.com/AmazonElastiCache/latest/dg/auth.html (Modifying the AUTH token on an existing cluster)
+    if _INVALID not in (generation, finalized) and not generation - 1 <= finalized <= generation:
+        r.fail(
+            "cache.authTokenFinalizedGeneration",
+            finalized,
+            f"must be {generation} (previous token dropped) or {generation - 1} (old and new token both valid) "
+            f"with cache.authTokenGeneration {generation}: finish one rotation before starting the next",
+        )
+    return {"auth_token_generation": generation, "auth_token_finalized_generation": finalized}
 
 
 def _kafka(r: _Reader, az_count: int) -> KafkaConfig:
@@ -1081,6 +1102,7 @@ def parse_config(
         region=region or "",
         protect_data=r.boolean("protectData"),
         log_retention_days=_retention(r, "logRetentionDays"),
+        jwt_key_generation=r.integer("jwt.keyGeneration", 0, 1_000_000),
         network=network,
         database=_database(r),
         disaster_recovery=_disaster_recovery(r, region),

@@ -30,6 +30,8 @@ class DataEndpoints:
     # Customer keys encrypting those two secrets (None: the AWS managed key, which needs no grant).
     database_secret_kms_key_arn: pulumi.Input[str] | None = None
     cache_secret_kms_key_arn: pulumi.Input[str] | None = None
+    # The AUTH token's secret version the tasks are pinned to (None: AWSCURRENT at task start).
+    cache_auth_secret_version: pulumi.Input[str] | None = None
     # database_host is an RDS Proxy: clients must not use named prepared statements (they pin sessions).
     database_proxy: bool = False
     # Aurora's reader endpoint when the cluster has readers (None otherwise): where `serve` sends reads.

@@ -72,6 +72,7 @@ class FargateServiceArgs:
     security_group_id: pulumi.Input[str]
     data: DataEndpoints
     jwt_secret_arn: pulumi.Input[str]
+    jwt_secret_version: pulumi.Input[str]
     alarm_topic_arn: pulumi.Input[str]
     routing: ServiceRoutingArgs | None = None  # required for web services
     # Hooks bound to the ECS service itself (the deploy freeze: components/deploy_freeze.py).
@@ -136,6 +137,7 @@ class FargateService(pulumi.ComponentResource):
             region=args.region,
             data=args.data,
             jwt_secret_arn=args.jwt_secret_arn,
+            jwt_secret_version=args.jwt_secret_version,
         )
 
         task_role = aws.iam.Role(

@@ -36,6 +36,7 @@ class ContainerSpec:
     region: str
     data: DataEndpoints
     jwt_secret_arn: pulumi.Input[str]
+    jwt_secret_version: pulumi.Input[str]  # pinned: a rotated keyset is a new task definition
 
     def __post_init__(self) -> None:
         if self.command[:1] not in ((SERVE,), (RELAY,)):
@@ -44,11 +45,21 @@ class ContainerSpec:
 
 @dataclass(frozen=True)
 class SecretRef:
-    """One `secrets` entry: the variable, the secret it comes from, and that secret's customer key."""
+    """One `secrets` entry: the variable, the secret it comes from, that secret's customer key, and the
+    version it is pinned to (None: whatever is AWSCURRENT when a task starts)."""
 
     name: str
     arn: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str] | None
+    version_id: pulumi.Input[str] | None = None
+
+    @property
+    def value_from(self) -> pulumi.Input[str]:
+        if self.version_id is None:
+            return self.arn
+        # <secret ARN>:<json-key>:<version-stage>:<version-id>, key and stage empty: the whole secret at that
+        # version. docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html
+        return pulumi.Output.concat(self.arn, ":::", self.version_id)
 
 
 def topic_prefix(topics: Sequence[str]) -> str:
@@ -104,8 +115,14 @@ def secret_refs(spec: ContainerSpec, command: str) -> list[SecretRef]:
     if command != SERVE:
         return []
     return [
-        SecretRef("REDIS_PASSWORD", spec.data.cache_auth_secret_arn, spec.data.cache_secret_kms_key_arn),
-        SecretRef("JWT_SECRET", spec.jwt_secret_arn, None),  # JwtSigningKey uses the AWS managed key
+        SecretRef(
+            "REDIS_PASSWORD",
+            spec.data.cache_auth_secret_arn,
+            spec.data.cache_secret_kms_key_arn,
+            spec.data.cache_auth_secret_version,
+        ),
+        # The keyset by kid (components/jwt_key.py); JwtSigningKey uses the AWS managed key.
+        SecretRef("JWT_KEYS", spec.jwt_secret_arn, None, spec.jwt_secret_version),
     ]
 
 
@@ -125,7 +142,7 @@ def _container(spec: ContainerSpec, name: str, command: Sequence[str], *, essent
         "readonlyRootFilesystem": True,
         "mountPoints": [{"sourceVolume": TMP_VOLUME, "containerPath": "/tmp", "readOnly": False}],
         "environment": environment(spec, command[0]),
-        **({"secrets": [{"name": r.name, "valueFrom": r.arn} for r in refs]} if refs else {}),
+        **({"secrets": [{"name": r.name, "valueFrom": r.value_from} for r in refs]} if refs else {}),
         "logConfiguration": {
             "logDriver": "awslogs",
             "options": {

@@ -77,6 +77,8 @@ def _master_secret(name: str) -> list[dict[str, Any]]:
 
 # type token -> function(name, inputs) -> outputs added on top of the echoed inputs
 OUTPUTS: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
+    # PutSecretValue makes a new version id for each new value (a changed secret_string replaces the version).
+    "aws:secretsmanager/secretVersion:SecretVersion": lambda n, i: {"versionId": _uuid(f"{n}/{i.get('secretString')}")},
     "awsx:ec2:Vpc": _vpc,
     "awsx:ecr:Image": _image,
     "aws:rds/instance:Instance": lambda n, i: {
@@ -129,7 +131,10 @@ OUTPUTS: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     },
     "aws:route53/record:Record": lambda n, i: {"fqdn": str(i.get("name", n)).rstrip(".")},
     "aws:kms/key:Key": lambda n, i: {"keyId": f"{n}-key-id"},
-    "random:index/randomPassword:RandomPassword": lambda n, i: {"result": "mock-generated-secret-" + "x" * 40},
+    # A new value per resource and keepers, as pulumi-random regenerates a password when its keepers change.
+    "random:index/randomPassword:RandomPassword": lambda n, i: {
+        "result": "mock-generated-secret-" + _uuid(f"{n}/{i.get('keepers')}").replace("-", "")
+    },
 }
 
 # Remote components whose inputs must not be echoed back.

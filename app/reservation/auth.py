@@ -1,4 +1,9 @@
-"""Bearer JWT (HS256). The user id is the token's `sub`; admins carry role "admin"."""
+"""Bearer JWT (HS256). The user id is the token's `sub`; admins carry role "admin".
+
+Signing keys rotate without logging anyone out: with a keyset (JWT_KEYS) a token's `kid` header names
+the key that verifies it, the current or the previous one. A token without `kid` is verified with the
+current key (tokens issued before kids were introduced); a `kid` outside the keyset is refused.
+"""
 
 from __future__ import annotations
 
@@ -35,17 +40,32 @@ class Principal:
 class Authenticator:
     def __init__(self, settings: Settings) -> None:
         self._secret = settings.jwt_secret
+        self._keys = settings.jwt_keys  # empty with a single JWT_SECRET: any kid is then ignored
         self._issuer = settings.jwt_issuer
         self._audience = settings.jwt_audience
         # Verified tokens by their exact text: buyers repeat the same token, and HMAC plus JSON decoding
         # is a noticeable share of a reservation attempt. Expiry is re-checked on every hit.
         self._cache: dict[str, Principal] = {}
 
+    def _key(self, token: str) -> str:
+        if not self._keys:
+            return self._secret
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")  # PyJWT refuses a kid that is not a string
+        except jwt.PyJWTError as exc:
+            raise ApiError(401, "invalid_token", f"bearer token rejected: {exc}") from None
+        if kid is None:
+            return self._secret
+        if kid not in self._keys:
+            raise ApiError(401, "invalid_token", "bearer token rejected: unknown kid (signing key)")
+        return self._keys[kid]
+
     def _verify(self, token: str) -> Principal:
+        key = self._key(token)
         try:
             claims = jwt.decode(
                 token,
-                self._secret,
+                key,
                 algorithms=["HS256"],
                 issuer=self._issuer,
                 audience=self._audience,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import quote, urlsplit
 
@@ -45,7 +46,9 @@ class Settings:
     redis_url: str
     redis_password: str | None
     redis_cluster: bool
-    jwt_secret: str
+    jwt_secret: str  # the current signing key
+    jwt_key_id: str | None  # the current key's `kid`; None with a single JWT_SECRET
+    jwt_keys: Mapping[str, str]  # every key a token may name by `kid` (the current and the previous one)
     jwt_issuer: str | None
     jwt_audience: str | None
     kafka_bootstrap_servers: tuple[str, ...]
@@ -149,15 +152,64 @@ def _redis(env: Mapping[str, str], problems: list[str]) -> _Redis:
     return _Redis(url, _optional(env, "REDIS_PASSWORD"), _bool(env, "REDIS_CLUSTER", problems))
 
 
-def _jwt_secret(env: Mapping[str, str], dev_mode: bool, problems: list[str]) -> str:
-    secret = env.get("JWT_SECRET", "")
+@dataclass(frozen=True, slots=True)
+class _JwtKeys:
+    secret: str = ""
+    current: str | None = None
+    keys: Mapping[str, str] = field(default_factory=dict)
+
+
+_MIN_KEY_BYTES = 32  # HS256: a key shorter than the hash output weakens it (RFC 7518 section 3.2)
+
+
+def _unique_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    names = [name for name, _ in pairs]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{', '.join(repeated)} appears more than once; each kid may appear once")
+    return dict(pairs)
+
+
+def _jwt_keyset(raw: str, problems: list[str]) -> _JwtKeys:
+    """JWT_KEYS: {"current": "<kid>", "keys": {"<kid>": "<key>", ...}}, the rotation keyset."""
+    shape = 'JWT_KEYS: must be {"current": "<kid>", "keys": {"<kid>": "<key of at least 32 bytes>", ...}}'
+    try:
+        keyset = json.loads(raw, object_pairs_hook=_unique_pairs)
+    except ValueError as exc:
+        problems.append(f"JWT_KEYS: not valid JSON ({exc}); {shape}")
+        return _JwtKeys()
+    keys = keyset.get("keys") if isinstance(keyset, dict) else None
+    current = keyset.get("current") if isinstance(keyset, dict) else None
+    if not isinstance(keys, dict) or not keys or not isinstance(current, str):
+        problems.append(shape)
+        return _JwtKeys()
+    bad = [kid for kid, key in keys.items() if not kid or not isinstance(key, str)]
+    short = [kid for kid, key in keys.items() if isinstance(key, str) and len(key.encode()) < _MIN_KEY_BYTES]
+    if bad:
+        problems.append(f"JWT_KEYS: kid must be non-empty and each key a string; check {bad}")
+    if short:
+        problems.append(f"JWT_KEYS: the keys of kid {short} are shorter than {_MIN_KEY_BYTES} bytes")
+    if current not in keys:
+        problems.append(f"JWT_KEYS: current kid {current!r} is not among the keys {sorted(keys)}")
+    if bad or short or current not in keys:
+        return _JwtKeys()
+    return _JwtKeys(keys[current], current, keys)
+
+
+def _jwt_keys(env: Mapping[str, str], dev_mode: bool, problems: list[str]) -> _JwtKeys:
+    keyset, secret = env.get("JWT_KEYS", ""), env.get("JWT_SECRET", "")
+    if keyset and secret:
+        problems.append("JWT_SECRET: set either JWT_SECRET (one key) or JWT_KEYS (a keyset by kid), not both")
+        return _JwtKeys()
+    if keyset:
+        return _jwt_keyset(keyset, problems)
     if not secret and dev_mode:
         secret = DEV_JWT_SECRET
     if not secret:
-        problems.append("JWT_SECRET: required (HS256 key, at least 32 bytes)")
-    elif len(secret.encode()) < 32:
-        problems.append(f"JWT_SECRET: must be at least 32 bytes, got {len(secret.encode())}")
-    return secret
+        problems.append("JWT_SECRET: required (HS256 key, at least 32 bytes), or JWT_KEYS (a keyset by kid)")
+    elif len(secret.encode()) < _MIN_KEY_BYTES:
+        problems.append(f"JWT_SECRET: must be at least {_MIN_KEY_BYTES} bytes, got {len(secret.encode())}")
+    return _JwtKeys(secret)
 
 
 def _kafka(env: Mapping[str, str], problems: list[str]) -> _Kafka:
@@ -206,7 +258,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, command: Command | st
     dev_mode = _bool(env, "RESERVATION_DEV_MODE", problems)
     database_url = _database_url(env, problems)
     redis = _redis(env, problems) if serve else _Redis()
-    jwt_secret = _jwt_secret(env, dev_mode, problems) if serve else ""
+    jwt = _jwt_keys(env, dev_mode, problems) if serve else _JwtKeys()
     kafka = _kafka(env, problems) if relay else _Kafka()
     port, internal_port = _ports(env, problems) if serve else (0, 0)
     settings = Settings(
@@ -218,7 +270,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, command: Command | st
         redis_url=redis.url,
         redis_password=redis.password,
         redis_cluster=redis.cluster,
-        jwt_secret=jwt_secret,
+        jwt_secret=jwt.secret,
+        jwt_key_id=jwt.current,
+        jwt_keys=jwt.keys,
         jwt_issuer=_optional(env, "JWT_ISSUER") if serve else None,
         jwt_audience=_optional(env, "JWT_AUDIENCE") if serve else None,
         kafka_bootstrap_servers=kafka.servers,

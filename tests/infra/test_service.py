@@ -32,7 +32,7 @@ ENVIRONMENT = {
     "relay": DATABASE_ENV
     | {"KAFKA_BOOTSTRAP_SERVERS", "KAFKA_AUTH", "KAFKA_TOPIC_PREFIX", "AWS_REGION", "EMF_ENABLED", "METRICS_NAMESPACE"},
 }
-SECRETS = {"migrate": set(), "serve": {"REDIS_PASSWORD", "JWT_SECRET"}, "relay": set()}
+SECRETS = {"migrate": set(), "serve": {"REDIS_PASSWORD", "JWT_KEYS"}, "relay": set()}
 KMS_KEY = "aws:kms/key:Key"
 
 
@@ -45,6 +45,12 @@ def _key_arn(run: ProgramRun, data_component: str) -> str:
 
 def _secrets(container: dict) -> dict[str, str]:
     return {s["name"]: s["valueFrom"] for s in container.get("secrets", [])}
+
+
+def secret_of(value_from: str) -> str:
+    """The secret ARN of a valueFrom, without the `:json-key:version-stage:version-id` that may follow
+    (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<suffix> is seven fields)."""
+    return ":".join(value_from.split(":")[:7])
 
 
 def test_image_repository_is_immutable_scanned_and_trimmed(run: ProgramRun, cfg: StackConfig) -> None:
@@ -118,7 +124,7 @@ def test_task_definition_follows_the_runtime_contract(run: ProgramRun, cfg: Stac
                 assert env["REDIS_URL"].startswith("rediss://") and "@" not in env["REDIS_URL"]
                 assert env["REDIS_CLUSTER"] == ("true" if cfg.cache.cluster_mode else "false")
                 assert env["EMF_ENABLED"] == "true" and env["PORT"] == str(svc.port)
-                assert secrets["REDIS_PASSWORD"] == run.outputs["redisAuthSecretArn"]
+                assert secret_of(secrets["REDIS_PASSWORD"]) == run.outputs["redisAuthSecretArn"]
             if command == "relay":
                 assert env["KAFKA_AUTH"] == "iam" and env["AWS_REGION"] == cfg.region
                 # The relay's lag and publish errors reach CloudWatch as EMF, in the dashboard's namespace.
@@ -154,7 +160,7 @@ def test_roles_are_least_privilege(run: ProgramRun, cfg: StackConfig) -> None:
                 assert "*" not in resources or actions == ["ecr:GetAuthorizationToken"], st
         # The execution role reads exactly the secrets the containers reference (the relay: none), and
         # decrypts only with their customer keys.
-        referenced = {arn for c in containers(run, svc).values() for arn in _secrets(c).values()}
+        referenced = {secret_of(ref) for c in containers(run, svc).values() for ref in _secrets(c).values()}
         reads = [s for s in _statements(run, execution) if s["Action"] == "secretsmanager:GetSecretValue"]
         assert [set(r["Resource"]) for r in reads] == ([referenced] if referenced else [])
         decrypts = [s for s in _statements(run, execution) if s["Action"] == "kms:Decrypt"]
@@ -395,19 +401,22 @@ def test_a_second_web_service_needs_only_config(stack: str, cfg: StackConfig) ->
     assert set(run.outputs["taskDefinitionArns"]) == {s.name for s in cfg.services} | {"catalog"}
 
 
-def test_jwt_signing_key_is_generated_kept_in_secrets_manager_and_passed_by_reference(
+def test_jwt_signing_keys_are_generated_kept_in_secrets_manager_and_passed_by_pinned_reference(
     run: ProgramRun, cfg: StackConfig
 ) -> None:
     parent = run.one("flashsale:service:JwtSigningKey")
-    value = child(run, parent, "random:index/randomPassword:RandomPassword", "value")
-    assert value.inputs["length"] == 64 and value.inputs["special"] is False
+    for slot in ("value", "value-1"):
+        value = child(run, parent, "random:index/randomPassword:RandomPassword", slot)
+        assert value.inputs["length"] == 64 and value.inputs["special"] is False
+        assert value.protect is False, "protecting a key slot would block its rotation"
     secret = child(run, parent, "aws:secretsmanager/secret:Secret", "secret")
-    assert secret.protect is cfg.protect_data and value.protect is cfg.protect_data
+    assert secret.protect is cfg.protect_data
     version = child(run, parent, "aws:secretsmanager/secretVersion:SecretVersion", "version")
     assert version.inputs["secretId"] == f"{secret.name}-id"
+    pinned = f"{arn_of(secret)}:::{resource_outputs(version.type, version.name, version.inputs)[1]['versionId']}"
     for svc in services_in(cfg):
         for c in containers(run, svc).values():
-            assert _secrets(c).get("JWT_SECRET") == (arn_of(secret) if c["command"] == ["serve"] else None)
+            assert _secrets(c).get("JWT_KEYS") == (pinned if c["command"] == ["serve"] else None)
 
 
 @pytest.mark.parametrize(
