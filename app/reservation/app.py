@@ -25,6 +25,7 @@ from .gate import Gate
 from .health import Readiness
 from .heap import freeze_startup_heap
 from .hot_path import PATH, ReservationApp, ReserveEndpoint
+from .logs import RequestIdMiddleware
 from .metrics import Metrics, MetricsMiddleware
 from .pg_pool import connection_options, reader_options
 from .reaper import Reaper
@@ -134,7 +135,7 @@ def create_app(
         reserve,
         metrics,
         routes=[reserve, *handlers.routes()],
-        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        middleware=[Middleware(RequestIdMiddleware), Middleware(MetricsMiddleware, metrics=metrics)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )
