@@ -15,6 +15,7 @@ import pytest
 import redis.exceptions
 from pythonjsonlogger.json import JsonFormatter
 from reservation import errors, store
+from reservation.keys import sale_keys
 from reservation.logs import RateLimitedLog, configure_logging
 
 from .conftest import Harness, bearer
@@ -165,3 +166,23 @@ def test_a_level_that_is_off_costs_no_slot(caplog: pytest.LogCaptureFixture) -> 
         assert not limited.warning("redis", "hidden")
         assert limited.error("redis", "shown")
     assert [r.suppressed for r in caplog.records] == [0]
+
+
+def test_the_reapers_failure_for_a_sale_names_it_as_a_field_once_per_interval(with_app, json_lines: Lines) -> None:
+    async def body(h: Harness) -> None:
+        poisoned = (await h.create_sale())["id"]
+        holds = sale_keys(poisoned).holds
+        await h.runtime.redis.set(holds, "not a sorted set")  # WRONGTYPE for its scripts
+        try:
+            json_lines()
+            await h.runtime.reaper.tick()
+            await h.runtime.reaper.tick()  # the same failure again, within the interval
+        finally:
+            await h.runtime.redis.delete(holds)  # the app tests share one Redis
+        failures = [line for line in json_lines() if line.get("sale_id") == poisoned and line["level"] == "ERROR"]
+        assert len(failures) == 1, failures
+        [line] = failures
+        assert line["logger"] == "reservation.reaper" and line["task"] == "reconcile"
+        assert "WRONGTYPE" in line["exc_info"]
+
+    with_app(body)
