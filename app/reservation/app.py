@@ -26,6 +26,7 @@ from .health import Readiness
 from .heap import freeze_startup_heap
 from .hot_path import PATH, ReservationApp, ReserveEndpoint
 from .internal import start_internal_server
+from .logs import RequestIdMiddleware
 from .metrics import Metrics, MetricsMiddleware
 from .pg_pool import connection_options, reader_options
 from .reaper import Reaper
@@ -139,7 +140,7 @@ def create_app(
         reserve,
         metrics,
         routes=[reserve, *handlers.routes()],
-        middleware=[Middleware(MetricsMiddleware, metrics=metrics)],
+        middleware=[Middleware(RequestIdMiddleware), Middleware(MetricsMiddleware, metrics=metrics)],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,
     )

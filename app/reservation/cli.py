@@ -10,11 +10,14 @@ import sys
 
 from .db_credentials import database_connect
 from .kafka_producer import KafkaSettings
+from .logs import configure_logging
 from .migrate import migrate
 from .pg_pool import connection_options
 from .relay import MetricsReporting, RelayConfig, run_relay
 from .server import ServeOptions, ServerKind, serve
 from .settings import Command, Settings, SettingsError, load_settings
+
+log = logging.getLogger(__name__)
 
 
 def _settings(command: Command) -> Settings:
@@ -36,7 +39,7 @@ def _serve(args: argparse.Namespace) -> None:
 def _migrate(_: argparse.Namespace) -> None:
     settings = _settings(Command.MIGRATE)
     applied = asyncio.run(migrate(settings.database_url, connect=database_connect(settings)))
-    print(f"applied {len(applied)} migration(s): {', '.join(applied) or 'none pending'}")
+    log.info("applied %d migration(s): %s", len(applied), ", ".join(applied) or "none pending")
 
 
 def _relay(_: argparse.Namespace) -> None:
@@ -74,6 +77,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     args = build_parser().parse_args(argv)
     args.func(args)

@@ -12,7 +12,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .logs import RateLimitedLog
+
 log = logging.getLogger(__name__)
+# One line per kind of failure (the exception's class) per interval during an outage, with a count of the rest.
+_dependency_log = RateLimitedLog(log, interval=10.0)
 
 
 class ApiError(Exception):
@@ -88,17 +92,19 @@ def is_dependency_error(exc: BaseException) -> bool:
     return isinstance(exc, DEPENDENCY_ERRORS)
 
 
-def log_dependency(exc: Exception) -> None:
-    log.warning("dependency unavailable: %s: %s", type(exc).__name__, exc)
+def log_dependency(exc: Exception, sale_id: int | None = None) -> None:
+    kind = type(exc).__name__
+    extra = {} if sale_id is None else {"sale_id": sale_id}
+    _dependency_log.warning(kind, "dependency unavailable: %s: %s", kind, exc, extra=extra)
 
 
-def dependency_error_response(exc: Exception) -> Response:
-    log_dependency(exc)
+def dependency_error_response(exc: Exception, sale_id: int | None = None) -> Response:
+    log_dependency(exc, sale_id)
     return api_error_response(UNAVAILABLE)
 
 
-async def dependency_error(_: Request, exc: Exception) -> Response:
-    return dependency_error_response(exc)
+async def dependency_error(request: Request, exc: Exception) -> Response:
+    return dependency_error_response(exc, request.path_params.get("sale_id"))
 
 
 EXCEPTION_HANDLERS = {

@@ -25,6 +25,7 @@ from .api import Handlers, check_sale_id
 from .bodies import ReservationRequest
 from .cloudwatch_metrics import RESERVATION_ROUTE
 from .errors import DEPENDENCY_ERRORS, INTERNAL, UNAVAILABLE, ApiError, error_body, log_dependency, log_unexpected
+from .logs import ECHO_HEADER, REQUEST_ID, TRACE_HEADER, new_request_id
 from .metrics import Metrics
 
 PATH = RESERVATION_ROUTE
@@ -74,7 +75,8 @@ class ReserveEndpoint:
         await respond(send, await self.attempt(scope, receive))
 
     async def attempt(self, scope: Scope, receive: Receive) -> Parts:
-        authorization = key = content_type = None  # the first of each, as Starlette's Headers.get
+        """The response's parts, with the request's id (the ALB's trace id) echoed in X-Request-Id."""
+        authorization = key = content_type = trace = None  # the first of each, as Starlette's Headers.get
         for name, value in scope["headers"]:
             if name == b"authorization":
                 authorization = value if authorization is None else authorization
@@ -82,6 +84,10 @@ class ReserveEndpoint:
                 key = value if key is None else key
             elif name == b"content-type":
                 content_type = value if content_type is None else content_type
+            elif name == TRACE_HEADER:
+                trace = value if trace is None else trace
+        rid = trace or new_request_id()  # set before any line this request may log (logs.request_id, inlined)
+        REQUEST_ID.set(rid)
         handlers = self._handlers
         try:
             user = handlers.auth.bearer(authorization.decode("latin-1") if authorization else "").user_id
@@ -92,11 +98,15 @@ class ReserveEndpoint:
             sale_id = check_sale_id(scope["path_params"]["sale_id"])
             reserved = await handlers.service.reserve(sale_id, user, checked_key, quantity)
         except ApiError as exc:
-            return error_parts(exc)
+            status, headers, body = error_parts(exc)
         except DEPENDENCY_ERRORS as exc:
-            log_dependency(exc)
-            return error_parts(UNAVAILABLE)
-        return _parts(201, _json(reserved.reservation.to_json()), _REPLAYED if reserved.replayed else None)
+            log_dependency(exc, scope["path_params"]["sale_id"])
+            status, headers, body = error_parts(UNAVAILABLE)
+        else:
+            status, headers, body = _parts(
+                201, _json(reserved.reservation.to_json()), _REPLAYED if reserved.replayed else None
+            )
+        return status, [*headers, (ECHO_HEADER, rid)], body  # a copy: error responses' headers are cached
 
 
 class ReservationApp(Starlette):
@@ -127,7 +137,9 @@ class ReservationApp(Starlette):
                 parts = await self._endpoint.attempt(scope, receive)
             except Exception as exc:  # as Starlette's ServerErrorMiddleware: log, answer 500, re-raise
                 log_unexpected("POST", scope["path"], exc)
-                await respond(send, error_parts(INTERNAL))
+                code, headers, body = error_parts(INTERNAL)
+                rid = REQUEST_ID.get()
+                await respond(send, (code, [*headers, (ECHO_HEADER, rid)] if rid else headers, body))
                 raise
             status = parts[0]
             await respond(send, parts)

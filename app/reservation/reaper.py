@@ -17,11 +17,15 @@ import asyncpg
 
 from . import store
 from .gate import Gate, Settle
+from .logs import RateLimitedLog
 from .metrics import Metrics
 from .models import Status
 from .rebuild import Rebuilder
 
 log = logging.getLogger(__name__)
+# Its failures repeat every pass while Redis or PostgreSQL is down: one line per kind (task and sale) per
+# interval, with a count of the rest; reservation_background_failures counts every one.
+LOG_INTERVAL_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +56,14 @@ class Reaper:
         # an admission whose database write never happened (must exceed any plausible insert time).
         self._grace_ms = grace_ms
         self._batch = batch
+        self._log = RateLimitedLog(log, LOG_INTERVAL_SECONDS)
 
     async def run_forever(self) -> None:
         while True:
             try:
                 await self.tick()
             except Exception:
-                log.exception("reaper tick failed; retrying")
+                self._log.error("tick", "reaper tick failed; retrying", exc_info=True)
                 self._metrics.background_failure("tick")
             await asyncio.sleep(self._interval)
 
@@ -83,7 +88,9 @@ class Reaper:
             return int(await step)
         except Exception:
             which = "due holds" if sale_id is None else f"sale {sale_id}"
-            log.exception("reaper: %s of %s failed; carrying on with the rest", task, which)
+            fields = {"task": task} if sale_id is None else {"task": task, "sale_id": sale_id}
+            msg = "reaper: %s of %s failed; carrying on with the rest"
+            self._log.error(f"{task} {which}", msg, task, which, exc_info=True, extra=fields)
             self._metrics.background_failure(task)
             return 0
 
@@ -98,7 +105,14 @@ class Reaper:
             )
             for r, outcome in zip(rows, settled, strict=True):
                 if isinstance(outcome, Exception):
-                    log.error("reaper: returning expired hold %s of sale %s failed: %s", r.id, r.sale_id, outcome)
+                    self._log.error(
+                        f"expire sale {r.sale_id}",
+                        "reaper: returning expired hold %s of sale %s failed: %s",
+                        r.id,
+                        r.sale_id,
+                        outcome,
+                        extra={"sale_id": r.sale_id, "reservation_id": r.id},
+                    )
                     self._metrics.background_failure("expire")
                 self._metrics.reservation("expired")
             expired += len(rows)
@@ -113,7 +127,11 @@ class Reaper:
                 return 0
             # Inside the transaction: if Redis fails, the mark rolls back and the next pass retries.
             await self._gate.retire(sale_id)
-        log.info("sale %s has closed: its Redis keys are deleted; PostgreSQL answers for it", sale_id)
+        log.info(
+            "sale %s has closed: its Redis keys are deleted; PostgreSQL answers for it",
+            sale_id,
+            extra={"sale_id": sale_id},
+        )
         return 1
 
     async def _reconcile(self, sale_id: int) -> int:
@@ -132,7 +150,9 @@ class Reaper:
                 how = Settle.CONFIRM if status is Status.CONFIRMED else Settle.RELEASE
             fixed += await self._gate.settle(sale_id, rid, how) == "ok"
         if fixed:
-            log.warning("reconciled %s Redis holds of sale %s with PostgreSQL", fixed, sale_id)
+            log.warning(
+                "reconciled %s Redis holds of sale %s with PostgreSQL", fixed, sale_id, extra={"sale_id": sale_id}
+            )
         snap = await self._gate.snapshot(sale_id)
         if snap is not None:
             self._metrics.remaining(sale_id, snap.remaining)

@@ -16,6 +16,7 @@ import asyncpg
 
 from . import store
 from .gate import Gate, Hold, SaleState
+from .logs import RateLimitedLog
 from .metrics import Metrics
 from .models import Sale, Status
 
@@ -59,7 +60,7 @@ async def rebuild_sale(pool: asyncpg.Pool, gate: Gate, sale_id: int) -> bool:
         # Written before COMMIT: if the commit then fails, Redis is one epoch ahead of PostgreSQL, every
         # admission fails its epoch check, and the next check rebuilds again.
         await gate.load(sale_id, state)
-    log.info("rebuilt sale %s in Redis at epoch %s (%s holds)", sale_id, epoch, len(holds))
+    log.info("rebuilt sale %s in Redis at epoch %s (%s holds)", sale_id, epoch, len(holds), extra={"sale_id": sale_id})
     return True
 
 
@@ -71,6 +72,8 @@ class Rebuilder:
         self._gate = gate
         self._metrics = metrics
         self._tasks: dict[int, asyncio.Task[bool]] = {}
+        # Attempts on an unloaded sale kick a rebuild each: during an outage, one failure line per sale per 10 s.
+        self._log = RateLimitedLog(log, 10.0)
 
     def kick(self, sale_id: int) -> None:
         if sale_id in self._tasks:
@@ -83,7 +86,13 @@ class Rebuilder:
         try:
             return await rebuild_sale(self._pool, self._gate, sale_id)
         except Exception:
-            log.exception("rebuilding sale %s failed; the next attempt or check retries", sale_id)
+            self._log.error(
+                f"sale {sale_id}",
+                "rebuilding sale %s failed; the next attempt or check retries",
+                sale_id,
+                exc_info=True,
+                extra={"sale_id": sale_id},
+            )
             if self._metrics is not None:
                 self._metrics.background_failure("rebuild")
             return False

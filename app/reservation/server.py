@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .app import BATCHING_ENV
+from .logs import logging_config
 from .settings import Settings
 
 FACTORY = "reservation.app:app_from_env"
@@ -48,6 +49,7 @@ def serve(settings: Settings, options: ServeOptions) -> None:
             http="httptools",
             access_log=False,
             timeout_keep_alive=75,  # longer than the ALB's 60 s idle timeout, or the ALB sees resets
+            log_config=logging_config(),  # applied again in each worker process
             log_level="warning",
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
@@ -66,5 +68,6 @@ def serve(settings: Settings, options: ServeOptions) -> None:
         http=HTTPModes.http1,
         backlog=2048,
         log_access=False,
+        log_dictconfig=logging_config(),
         workers_kill_timeout=GRACEFUL_SHUTDOWN_SECONDS,
     ).serve()

@@ -10,6 +10,8 @@ import pytest
 
 from .conftest import Harness, bearer
 
+TRACE = {"X-Amzn-Trace-Id": "Root=1-67891233-abcdef012345678912345678"}
+
 
 async def _call(
     app: Any, path: str, headers: dict[str, str], body: bytes, root_path: str = "", sent: list[dict] | None = None
@@ -27,7 +29,8 @@ async def _call(
         "path": root_path + path,
         "raw_path": (root_path + path).encode(),
         "query_string": b"",
-        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
+        # One trace id both ways, so that the X-Request-Id each echoes compares equal
+        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in {**TRACE, **headers}.items()],
     }
     received = [{"type": "http.request", "body": body, "more_body": False}]
     sent = [] if sent is None else sent
