@@ -13,8 +13,8 @@ import argparse
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import cast
 
 import asyncpg
@@ -82,9 +82,10 @@ WINNERS = "SELECT coalesce(sum(quantity), 0) FROM pg_only_reservations WHERE sal
 
 @dataclass(frozen=True, slots=True)
 class _JwtSettings:
-    """The three fields Authenticator reads, so tokens are checked exactly as the service checks them."""
+    """The fields Authenticator reads, so tokens are checked exactly as the service checks them."""
 
     jwt_secret: str
+    jwt_keys: Mapping[str, str] = field(default_factory=dict)  # one secret: no keyset, any kid ignored
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
 
