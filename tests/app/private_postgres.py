@@ -26,6 +26,17 @@ def _bin(name: str) -> str:
     return found[-1]
 
 
+def _as_postgres(cmd: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: run `cmd` as the postgres user then. runuser lives in sbin,
+    which a non-login PATH (CI's, say) may lack."""
+    if os.geteuid() != 0:
+        return cmd
+    runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
+    if runuser is None:
+        raise RuntimeError("runuser is not installed: a private PostgreSQL cluster run as root needs it (util-linux)")
+    return [runuser, "-u", "postgres", "--", *cmd]
+
+
 @dataclass(frozen=True)
 class PrivatePostgres:
     directory: str
@@ -36,9 +47,7 @@ class PrivatePostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _pg_ctl(self, *args: str) -> None:
-        cmd = [_bin("pg_ctl"), "-D", self.directory, *args]
-        if os.geteuid() == 0:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        cmd = _as_postgres([_bin("pg_ctl"), "-D", self.directory, *args])
         subprocess.run(cmd, check=True, capture_output=True, timeout=60)
 
     def start(self) -> None:
@@ -57,12 +66,7 @@ def private_postgres() -> Iterator[PrivatePostgres]:
             user = pwd.getpwnam("postgres")
             os.chown(directory, user.pw_uid, user.pw_gid)
         initdb = [_bin("initdb"), "-D", directory, "-A", "trust", "-U", "postgres", "--no-sync"]
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", *initdb] if os.geteuid() == 0 else initdb,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        subprocess.run(_as_postgres(initdb), check=True, capture_output=True, timeout=120)
         server = PrivatePostgres(directory, free_ports(1)[0])
         server.start()
         try:
