@@ -40,7 +40,7 @@ from reservation.migrate import migrate
 from bench import pg_only_app
 from bench.capacity_search import Probe, Search, find_capacity
 from bench.loadgen import LoadResult, run_load
-from devservers.redis_servers import RedisServerError, redis_cluster, single_redis
+from devservers.redis_servers import RedisServerError, free_ports, redis_cluster, single_redis
 
 SECRET = "bench-only-secret-bench-only-secret-0123"
 SERVER_CORE, LOADGEN_CORE = 1, 0
@@ -161,7 +161,10 @@ def private_database(admin_url: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def _serve(cmd: list[str], env: dict[str, str], port: int, log_path: str) -> Iterator[tuple[int, int]]:
+def _serve(
+    cmd: list[str], env: dict[str, str], port: int, log_path: str, ready_port: int | None = None
+) -> Iterator[tuple[int, int]]:
+    """Start `cmd`, wait until /health/ready on `ready_port` (default: `port`) answers 200, yield (port, pid)."""
     with open(log_path, "w") as log:
         # the same as `taskset -c 1`: the server and everything it spawns stay on core 1
         proc = subprocess.Popen(
@@ -174,7 +177,7 @@ def _serve(cmd: list[str], env: dict[str, str], port: int, log_path: str) -> Ite
     try:
         deadline = time.monotonic() + 30
         while True:
-            url = f"http://127.0.0.1:{port}/health/ready"
+            url = f"http://127.0.0.1:{ready_port or port}/health/ready"
             with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1) as r:
                 if r.status == 200:
                     break
@@ -193,13 +196,14 @@ def _serve(cmd: list[str], env: dict[str, str], port: int, log_path: str) -> Ite
 
 
 def server(cfg: Config, database_url: str, redis_url: str, log_dir: str) -> contextlib.AbstractContextManager:
-    port = _free_port()
+    port, internal_port = free_ports(2)  # held together: two distinct ports
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "JWT_SECRET": SECRET}
     env["REDIS_CLUSTER"] = "true" if cfg.redis_mode == "cluster" else "false"
-    env["PORT"] = str(port)
+    # Readiness is served on the internal port only (app/reservation/internal.py), as on AWS.
+    env["PORT"], env["INTERNAL_PORT"] = str(port), str(internal_port)
     cmd = [sys.executable, "-m", "reservation", "serve", "--server", cfg.server, "--host", "127.0.0.1"]
     cmd.append("--redis-batching" if cfg.redis_batching else "--no-redis-batching")
-    return _serve(cmd, env, port, os.path.join(log_dir, f"server-{cfg.server}-{port}.log"))
+    return _serve(cmd, env, port, os.path.join(log_dir, f"server-{cfg.server}-{port}.log"), internal_port)
 
 
 def pg_only_server(database_url: str, log_dir: str) -> contextlib.AbstractContextManager:

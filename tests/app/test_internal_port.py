@@ -9,12 +9,16 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 from reservation.openapi import OPENAPI
+
+from bench.run import Config
+from bench.run import server as bench_server
 
 from .conftest import JWT_SECRET, Harness
 
@@ -105,3 +109,13 @@ def test_serve_binds_the_internal_port_in_every_worker(migrated: str, redis_url:
         stderr = proc.communicate(timeout=30)[1].decode()
     # A worker that could not bind INTERNAL_PORT fails its startup (uvicorn starts another, which fails too).
     assert "startup failed" not in stderr.lower(), stderr[-2000:]
+
+
+def test_the_benchmark_starts_the_server_and_finds_it_ready(migrated: str, redis_url: str, tmp_path) -> None:
+    """`make bench` waits for readiness, which only the internal port serves."""
+    config = Config("uvicorn", True, "single", 10, 10, 10, 1, 5.0, "postgresql://unused")
+    with (
+        bench_server(config, migrated, redis_url, str(tmp_path)) as (port, _pid),
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=5) as live,
+    ):
+        assert live.status == 200
