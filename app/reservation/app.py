@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import redis.asyncio as redis
@@ -74,30 +75,25 @@ def create_app(
     readiness = readiness or Readiness()
     handlers = Handlers(Authenticator(settings))
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        pool = await asyncpg.create_pool(
+    def create_pool(min_size: int, max_size: int, options: dict[str, Any]) -> asyncpg.Pool:
+        return asyncpg.create_pool(
             settings.database_url,
             connect=database_connect(settings),
-            min_size=2,
-            max_size=20,
+            min_size=min_size,
+            max_size=max_size,
             command_timeout=10,
             reset=_keep_session,
-            **connection_options(settings),
+            **options,
         )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pool = await create_pool(2, 20, connection_options(settings))
         reader = pool
         if settings.db_read_host:
             # Small: two reads use it. min_size=0: a reader down at start-up fails those reads (503), not the
             # whole service.
-            reader = await asyncpg.create_pool(
-                settings.database_url,
-                connect=database_connect(settings),
-                min_size=0,
-                max_size=5,
-                command_timeout=10,
-                reset=_keep_session,
-                **reader_options(settings),
-            )
+            reader = await create_pool(0, 5, reader_options(settings))
         client = create_redis(settings)
         runner = script_runner(client, redis_batching)
         gate = Gate(runner)
