@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,8 +14,8 @@ import jwt
 import pytest
 
 from bench import pg_only_app
+from tests.app.relay_support import pg_database
 
-ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 SECRET = "bench-test-secret-bench-test-secret-0123"
 
 
@@ -25,25 +24,11 @@ def _bearer(sub: str, admin: bool = False) -> dict[str, str]:
     return {"Authorization": f"Bearer {jwt.encode(claims, SECRET, algorithm='HS256')}"}
 
 
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN_URL, timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="module")
 def database_url() -> Iterator[str]:
-    name = f"flashsale_pgonly_{uuid.uuid4().hex[:10]}"
-    try:
-        asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError) as exc:
-        pytest.fail(f"PostgreSQL at {ADMIN_URL} is not usable ({exc}); start it with `make services`", False)
-    try:
-        yield ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    # A private database, as the app tests make theirs; the baseline creates its own pg_only_* tables in it.
+    with pg_database("flashsale_pgonly") as url:
+        yield url
 
 
 def _run(database_url: str, body) -> Any:
