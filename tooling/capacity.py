@@ -4,28 +4,37 @@ From the measured capacity per task vCPU (capacity/measured.yaml, written from `
 per-node figures with their sources (capacity/tiers.yaml), for the stack's own configuration: tasks and
 the attempts/s they carry at the latency target, Redis commands/s on the sale's shard, winners' commits/s
 against the database, Kafka throughput, ALB capacity units, and which tier gives out first.
-No account and no CLI: the configuration is read and checked by the program's own loader.
+The arithmetic is the `sizing` package's (the program sizes sale windows with the same code); this module
+maps the stack's configuration to it and prints. No account and no CLI: the configuration is read and
+checked by the program's own loader.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-import yaml
 
 from components.config import ConfigError, SaleWindow, ServiceConfig, StackConfig, parse_config
 from components.kafka import replication
-from tooling.measured import MeasuredCapacityError, WorkerCapacity
-from tooling.measured import load as load_measured
-from tooling.stack_files import ROOT, StackNotFound, load_stack_files
-
-TIERS_FILE = ROOT / "capacity" / "tiers.yaml"
-TASKS, REDIS, DATABASE, KAFKA = "tasks", "Redis (the sale's shard)", "database (winners' commits)", "Kafka (brokers)"
+from sizing import SizingError
+from sizing import measured as sizing_measured
+from sizing.arithmetic import (
+    ALB,
+    DATABASE,
+    KAFKA,
+    REDIS,
+    TASKS,
+    DataTier,
+    alb_lcu,
+    data_tier_carries,
+    data_tier_loads,
+    task_capacity,
+    tasks_for,
+)
+from sizing.measured import WorkerCapacity
+from sizing.tiers import Tiers
+from tooling.stack_files import StackNotFound, load_stack_files
 
 
 def load_stack_config(stack: str) -> StackConfig:
@@ -37,100 +46,20 @@ def load_stack_config(stack: str) -> StackConfig:
     return parse_config(raw, project=files.project, stack=stack, region=files.config.get("aws:region"))
 
 
-@dataclass(frozen=True)
-class Tiers:
-    """capacity/tiers.yaml, typed."""
-
-    workers_per_task: int
-    cpu_units_per_vcpu: int
-    redis_commands_per_attempt: float
-    redis_per_shard: float  # usable Lua calls/s of one shard
-    rows_per_winner: float
-    database_rows_per_second: float  # usable
-    records_per_winner: float
-    bytes_per_record: float
-    broker_mb_per_second: dict[str, float]  # usable write MB/s per broker type
-    lcu: dict[str, float]
-    alb_bytes_per_attempt: float
-    attempts_per_new_connection: float
-    connection_seconds: float
-    rules_per_request: float
-
-    @classmethod
-    def load(cls, path: Path = TIERS_FILE) -> Tiers:
-        d: dict[str, Any] = yaml.safe_load(path.read_text())
-        redis, db, kafka, alb = d["redis"], d["database"], d["kafka"], d["alb"]
-        return cls(
-            workers_per_task=d["service"]["workers_per_task"],
-            cpu_units_per_vcpu=d["service"]["cpu_units_per_vcpu"],
-            redis_commands_per_attempt=redis["commands_per_attempt"],
-            redis_per_shard=redis["lua_calls_per_second_per_shard"] * redis["usable_fraction"],
-            rows_per_winner=db["rows_per_winner"],
-            database_rows_per_second=db["rows_per_second"] * db["usable_fraction"],
-            records_per_winner=kafka["records_per_winner"],
-            bytes_per_record=kafka["bytes_per_record"],
-            broker_mb_per_second={
-                broker: mb * kafka["usable_fraction"] for broker, mb in kafka["ebs_baseline_mb_per_second"].items()
-            },
-            lcu=alb["lcu"],
-            alb_bytes_per_attempt=alb["bytes_per_attempt"],
-            attempts_per_new_connection=alb["attempts_per_new_connection"],
-            connection_seconds=alb["connection_seconds"],
-            rules_per_request=alb["rules_per_request"],
-        )
+def data_tier(cfg: StackConfig) -> DataTier:
+    """The stack's tiers behind the tasks, as the sizing arithmetic takes them."""
+    factor, _ = replication(cfg.broker_count)
+    return DataTier(
+        brokers=cfg.broker_count,
+        broker_type=cfg.kafka.instance_type,
+        replication_factor=factor,
+        reserved_lcu=cfg.alb.reserved_capacity_units,
+    )
 
 
-def per_task(worker: WorkerCapacity, service: ServiceConfig, tiers: Tiers) -> float:
-    """Attempts/s one task carries at the latency target: the measured figure per vCPU, times the vCPUs its
-    workers can use (one worker uses at most one vCPU)."""
-    vcpu = service.cpu / tiers.cpu_units_per_vcpu
-    return worker.attempts_per_second_at_target * min(vcpu, tiers.workers_per_task)
-
-
-def tasks_for(attempts_per_second: float, task_capacity: float) -> int:
-    return max(1, math.ceil(attempts_per_second / task_capacity))
-
-
-def redis_carries(tiers: Tiers) -> float:
-    """Attempts/s of one sale: its keys share one slot, so one shard takes them all, however many shards."""
-    return tiers.redis_per_shard / tiers.redis_commands_per_attempt
-
-
-def database_carries(tiers: Tiers) -> float:
-    """Winners/s the database commits; in a fresh sale's burst every attempt until sell-out is a winner."""
-    return tiers.database_rows_per_second / tiers.rows_per_winner
-
-
-def kafka_mb_per_second(winners_per_second: float, tiers: Tiers) -> float:
-    return winners_per_second * tiers.records_per_winner * tiers.bytes_per_record / 1e6
-
-
-def kafka_carries(cfg: StackConfig, tiers: Tiers) -> float:
-    """Winners/s the brokers absorb: every record is written replication-factor times across them."""
-    brokers = cfg.broker_count
-    if cfg.kafka.instance_type not in tiers.broker_mb_per_second:
-        raise KeyError(
-            f"capacity/tiers.yaml has no EBS baseline for {cfg.kafka.instance_type} "
-            f"(it has: {', '.join(sorted(tiers.broker_mb_per_second))})"
-        )
-    cluster_mb = brokers * tiers.broker_mb_per_second[cfg.kafka.instance_type]
-    factor, _ = replication(brokers)
-    return cluster_mb / factor / kafka_mb_per_second(1, tiers)
-
-
-def alb_lcu(attempts_per_second: float, tiers: Tiers) -> dict[str, float]:
-    """LCUs per dimension at a sustained rate; the ALB bills, and must scale to, the highest."""
-    new_connections = attempts_per_second / tiers.attempts_per_new_connection
-    gb_per_hour = attempts_per_second * tiers.alb_bytes_per_attempt * 3600 / 1e9
-    return {
-        "new connections": new_connections / tiers.lcu["new_connections_per_second"],
-        "active connections": new_connections * tiers.connection_seconds / tiers.lcu["active_connections"],
-        "processed bytes": gb_per_hour / tiers.lcu["processed_gb_per_hour"],
-        # the first 10 rules a request is evaluated against are free
-        "rule evaluations": attempts_per_second
-        * max(0.0, tiers.rules_per_request - 10)
-        / tiers.lcu["rule_evaluations_per_second"],
-    }
+def redis_mode(cfg: StackConfig) -> str:
+    """Which of measured.yaml's Redis modes the stack runs."""
+    return "cluster" if cfg.cache.cluster_mode else "single"
 
 
 @dataclass(frozen=True)
@@ -165,22 +94,23 @@ class Sizing:
 
 
 def size(
-    cfg: StackConfig, worker: WorkerCapacity, tiers: Tiers, service: ServiceConfig, label: str, floor: int
+    worker: WorkerCapacity, tiers: Tiers, stack: DataTier, service: ServiceConfig, label: str, floor: int
 ) -> Sizing:
-    capacity = per_task(worker, service, tiers)
-    carries = {REDIS: redis_carries(tiers), DATABASE: database_carries(tiers), KAFKA: kafka_carries(cfg, tiers)}
-    if capacity > 0:
+    capacity = task_capacity(worker.attempts_per_second_at_target, service.cpu, tiers)
+    carries = data_tier_carries(stack, tiers)
+    if worker.known:
         carries[TASKS] = service.max_tasks * capacity
     return Sizing(label, service.name, floor, service.max_tasks, capacity, carries)
 
 
 def sizings(cfg: StackConfig, worker: WorkerCapacity, tiers: Tiers) -> list[Sizing]:
     """Steady state for each web service, then each sale window for each service it raises."""
-    out = [size(cfg, worker, tiers, s, "steady state", s.min_tasks) for s in cfg.web_services]
+    stack = data_tier(cfg)
+    out = [size(worker, tiers, stack, s, "steady state", s.min_tasks) for s in cfg.web_services]
     for window in cfg.sale_windows:
         for service in cfg.web_services:
             if service.name in _window_services(window, cfg):
-                out.append(size(cfg, worker, tiers, service, _window_label(window), window.min_tasks))
+                out.append(size(worker, tiers, stack, service, _window_label(window), window.min_tasks))
     return out
 
 
@@ -194,17 +124,48 @@ def _window_label(window: SaleWindow) -> str:
 
 def _tasks_line(s: Sizing, worker: WorkerCapacity) -> str:
     if s.max_rate is None:
-        return (
-            f"  tasks     floor {s.floor_tasks}, max {s.max_tasks}: attempts/s unknown (in the median of "
-            f"{worker.runs} runs no probe kept p99 <= 50 ms: re-run make bench on an unshared machine)"
-        )
+        return f"  tasks     floor {s.floor_tasks}, max {s.max_tasks}: {worker.unknown_because}"
     return (
         f"  tasks     floor {s.floor_tasks} carries {s.floor_rate:,.0f} attempts/s; max {s.max_tasks} carries "
         f"{s.max_rate:,.0f}/s ({s.task_capacity:,.0f}/s per task)"
     )
 
 
+def _load_lines(at: float, stack: DataTier, tiers: Tiers) -> list[str]:
+    loads = data_tier_loads(at, stack, tiers)
+    redis, database, kafka, alb = loads[REDIS], loads[DATABASE], loads[KAFKA], loads[ALB]
+    lcu = alb_lcu(at, tiers)
+    return [
+        f"    Redis     {redis.load:,.0f} commands/s on the sale's shard, of {redis.usable:,.0f} usable "
+        f"({redis.share:.0%})",
+        f"    database  up to {database.load:,.0f} winners' commits/s during the burst, of {database.usable:,.0f} "
+        f"({database.share:.0%})",
+        f"    Kafka     {kafka.load:.2f} MB/s of records ({at * tiers.records_per_winner:,.0f}/s) into "
+        f"{stack.brokers} x {stack.broker_type}, of {kafka.usable:.1f} usable ({kafka.share:.0%})",
+        f"    ALB       {alb.load:.1f} LCU ({max(lcu, key=lambda k: lcu[k])}); reserved: {stack.reserved_lcu}"
+        + (" (above it the ALB scales during the burst, not before it)" if alb.short else ""),
+    ]
+
+
+def _rate_line(rate: float, s: Sizing, stack: DataTier, tiers: Tiers) -> str:
+    loads = data_tier_loads(rate, stack, tiers)
+    short = [load.tier for load in loads.values() if load.short and load.tier != ALB]
+    if s.measured:
+        needed = tasks_for(rate, s.task_capacity)
+        verdict = "within maxTasks" if needed <= s.max_tasks else f"ABOVE maxTasks {s.max_tasks}"
+        tasks = f"{needed} tasks ({verdict})"
+    else:
+        tasks = "tasks unknown"
+    alb = loads[ALB]
+    return (
+        f"  at {rate:,.0f} attempts/s: {tasks}"
+        + (f"; would not carry it: {', '.join(short)}" if short else "; every data tier carries it")
+        + (f"; the ALB needs {alb.load:,.1f} LCU at once, {stack.reserved_lcu} reserved" if alb.short else "")
+    )
+
+
 def render(cfg: StackConfig, worker: WorkerCapacity, tiers: Tiers, rate: float | None = None) -> str:
+    stack = data_tier(cfg)
     lines = [
         f"Stack {cfg.stack} ({cfg.region}): measured {worker.attempts_per_second_at_target:,.0f} attempts/s per task "
         f"vCPU at p99 <= 50 ms (Redis {worker.redis}, median of {worker.runs} runs, capacity/measured.yaml)",
@@ -215,35 +176,16 @@ def render(cfg: StackConfig, worker: WorkerCapacity, tiers: Tiers, rate: float |
             at, where = s.max_rate, "the max tasks'"
         else:
             at, where = (rate, "the given") if rate is not None else (s.stack_rate, "the data tiers' limit of")
-        lcu = alb_lcu(at, tiers)
         lines += [
             f"{s.label}, service {s.service}",
             _tasks_line(s, worker),
             f"  at {where} {at:,.0f} attempts/s:",
-            f"    Redis     {at * tiers.redis_commands_per_attempt:,.0f} commands/s on the sale's shard, of "
-            f"{tiers.redis_per_shard:,.0f} usable ({at / s.carries[REDIS]:.0%})",
-            f"    database  up to {at:,.0f} winners' commits/s during the burst, of {s.carries[DATABASE]:,.0f} "
-            f"({at / s.carries[DATABASE]:.0%})",
-            f"    Kafka     {kafka_mb_per_second(at, tiers):.2f} MB/s of records "
-            f"({at * tiers.records_per_winner:,.0f}/s) into {cfg.broker_count} x {cfg.kafka.instance_type} "
-            f"({at / s.carries[KAFKA]:.0%})",
-            f"    ALB       {max(lcu.values()):.1f} LCU ({max(lcu, key=lambda k: lcu[k])}); reserved: "
-            f"{cfg.alb.reserved_capacity_units}",
+            *_load_lines(at, stack, tiers),
             f"  bottleneck: {s.bottleneck}, at {s.stack_rate:,.0f} attempts/s"
             + ("" if s.measured else " (of the data tiers; the tasks' share is unknown)"),
         ]
         if rate is not None:
-            short = [tier for tier, carried in s.carries.items() if tier != TASKS and carried < rate]
-            if s.measured:
-                needed = tasks_for(rate, s.task_capacity)
-                verdict = "within maxTasks" if needed <= s.max_tasks else f"ABOVE maxTasks {s.max_tasks}"
-                tasks = f"{needed} tasks ({verdict})"
-            else:
-                tasks = "tasks unknown"
-            lines.append(
-                f"  at {rate:,.0f} attempts/s: {tasks}"
-                + (f"; would not carry it: {', '.join(short)}" if short else "; every data tier carries it")
-            )
+            lines.append(_rate_line(rate, s, stack, tiers))
         lines.append("")
     return "\n".join(lines).rstrip()
 
@@ -257,9 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--attempts-per-second must be positive, got {args.attempts_per_second}")
     try:
         cfg = load_stack_config(args.stack)
-        worker = load_measured("cluster" if cfg.cache.cluster_mode else "single")
+        worker = sizing_measured.load(redis_mode(cfg))
         print(render(cfg, worker, Tiers.load(), args.attempts_per_second))
-    except (ConfigError, StackNotFound, MeasuredCapacityError, KeyError) as err:
+    except (ConfigError, StackNotFound, SizingError) as err:
         print(f"capacity for stack {args.stack} failed: {err}", file=sys.stderr)
         return 1
     return 0

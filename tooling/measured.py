@@ -1,4 +1,5 @@
-"""The measured capacity of one service worker on one vCPU: the one place `make capacity` and `make cost` read it.
+"""Writes capacity/measured.yaml, the measured capacity of one service worker on one vCPU (sizing/measured.py
+reads it for the program and `make capacity`).
 
 capacity/measured.yaml is written from `make bench BENCH_ARGS="--redis <mode> --json <file>"` runs by
 `python -m tooling.measured <file>...`: per Redis mode, the median of the runs with their spread, and each
@@ -11,15 +12,13 @@ import argparse
 import json
 import statistics
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tooling.stack_files import ROOT
+from sizing.measured import MEASURED_FILE, MeasuredCapacityError
 
-MEASURED_FILE = ROOT / "capacity" / "measured.yaml"
 # bench JSON key -> measured.yaml figure; all requests/s of one worker process pinned to one core
 FIGURES = {
     "attempts_per_second_at_target": lambda run: run["gate"]["capacity"],
@@ -29,23 +28,6 @@ FIGURES = {
     "pg_only_peak_per_second": lambda run: run["pg_only"]["peak"] if run.get("pg_only") else None,
     "pg_only_attempts_per_second_at_target": lambda run: run["pg_only"]["capacity"] if run.get("pg_only") else None,
 }
-
-
-class MeasuredCapacityError(Exception):
-    pass
-
-
-@dataclass(frozen=True)
-class WorkerCapacity:
-    """Per worker process on one vCPU, for one Redis mode (medians of the recorded runs)."""
-
-    redis: str  # single | cluster
-    runs: int
-    # the highest offered rate whose p99 stayed <= 50 ms through a fresh sale; 0 when in most runs no probe did
-    attempts_per_second_at_target: float
-    peak_attempts_per_second: float  # closed loop
-    winners_commits_per_second: float  # the database's winners-only rate over the service's pool
-    trivial_ceiling_per_second: float
 
 
 def _median_and_spread(values: list[float]) -> dict[str, float]:
@@ -78,32 +60,6 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
             for run in runs
         ],
     }
-
-
-def load(redis_mode: str, path: Path = MEASURED_FILE) -> WorkerCapacity:
-    """The medians for `redis_mode`; a clear error when the file or the mode is missing."""
-    if not path.exists():
-        raise MeasuredCapacityError(f"{path} is missing: run `make bench BENCH_ARGS=\"--json run.json\"` and "
-                                    "`python -m tooling.measured run.json` to write it")  # fmt: skip
-    data = yaml.safe_load(path.read_text()) or {}
-    modes = data.get("by_redis_mode") or {}
-    if redis_mode not in modes:
-        raise MeasuredCapacityError(
-            f"{path.name} has no runs with Redis mode {redis_mode!r} (it has: {', '.join(sorted(modes)) or 'none'})"
-        )
-    mode = modes[redis_mode]
-    try:
-        found = WorkerCapacity(
-            redis=redis_mode,
-            runs=int(mode["runs"]),
-            attempts_per_second_at_target=float(mode["attempts_per_second_at_target"]["median"]),
-            peak_attempts_per_second=float(mode["peak_attempts_per_second"]["median"]),
-            winners_commits_per_second=float(mode["winners_commits_per_second"]["median"]),
-            trivial_ceiling_per_second=float(mode["trivial_ceiling_per_second"]["median"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise MeasuredCapacityError(f"{path.name}: by_redis_mode.{redis_mode} lacks a median for {exc}") from None
-    return found
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""`make capacity`: the arithmetic from measured capacity and per-node figures to tasks, tier loads and bottleneck."""
+"""`make capacity`: the stack's configuration mapped to the sizing arithmetic (tests/sizing has the arithmetic
+itself), the bottleneck per window, and the report for every stack."""
 
 from __future__ import annotations
 
@@ -7,81 +8,32 @@ import dataclasses
 import pytest
 import yaml
 
+from components.kafka import replication
+from sizing import measured as sizing_measured
+from sizing.arithmetic import ALB, DATABASE, REDIS, TASKS, DataTier
+from sizing.measured import WorkerCapacity
+from sizing.tiers import Tiers
+from tests.sizing.figures import TIERS
 from tooling import capacity, measured
-from tooling.capacity import Tiers
-from tooling.measured import MeasuredCapacityError, WorkerCapacity
 from tooling.stack_files import stack_names
 
 WORKER = WorkerCapacity("single", 3, attempts_per_second_at_target=1_000, peak_attempts_per_second=5_000,
                         winners_commits_per_second=2_000, trivial_ceiling_per_second=10_000)  # fmt: skip
-TIERS = Tiers(
-    workers_per_task=1,
-    cpu_units_per_vcpu=1024,
-    redis_commands_per_attempt=1,
-    redis_per_shard=20_000,
-    rows_per_winner=3,
-    database_rows_per_second=30_000,
-    records_per_winner=2,
-    bytes_per_record=500,
-    broker_mb_per_second={"kafka.t3.small": 10.0, "kafka.m7g.large": 40.0},
-    lcu={"new_connections_per_second": 25, "active_connections": 3000, "processed_gb_per_hour": 1,
-         "rule_evaluations_per_second": 1000},
-    alb_bytes_per_attempt=1000,
-    attempts_per_new_connection=10,
-    connection_seconds=60,
-    rules_per_request=1,
-)  # fmt: skip
 
 
-def _service(cfg, **changes):
-    return dataclasses.replace(cfg.web_services[0], **changes)
-
-
-@pytest.mark.parametrize(("cpu", "expected"), [(256, 250), (512, 500), (1024, 1_000), (2048, 1_000), (4096, 1_000)])
-def test_a_task_carries_the_measured_rate_per_vcpu_its_one_worker_can_use(cpu: int, expected: float) -> None:
-    cfg = capacity.load_stack_config("dev")
-    assert capacity.per_task(WORKER, _service(cfg, cpu=cpu), TIERS) == expected
-
-
-def test_tasks_for_a_rate_round_up() -> None:
-    assert capacity.tasks_for(10_001, 1_000) == 11
-    assert capacity.tasks_for(10_000, 1_000) == 10
-    assert capacity.tasks_for(1, 1_000) == 1
-
-
-def test_one_sale_is_one_shard_however_many_shards() -> None:
-    assert capacity.redis_carries(TIERS) == 20_000
-    assert capacity.redis_carries(dataclasses.replace(TIERS, redis_commands_per_attempt=2)) == 10_000
-
-
-def test_database_carries_rows_per_second_over_rows_per_winner() -> None:
-    assert capacity.database_carries(TIERS) == 10_000
-
-
-def test_kafka_carries_the_brokers_writes_over_replication() -> None:
-    dev, prod = capacity.load_stack_config("dev"), capacity.load_stack_config("prod")
-    # dev: 2 x t3.small, replication 2: 20 MB/s / 2 = 10 MB/s; a winner is 2 x 500 B = 1 kB -> 10,000/s
-    assert dev.broker_count == 2 and dev.kafka.instance_type == "kafka.t3.small"
-    assert capacity.kafka_carries(dev, TIERS) == pytest.approx(10_000)
-    # prod: 3 x m7g.large, replication 3: 120 MB/s / 3 = 40 MB/s -> 40,000 winners/s
-    assert prod.broker_count == 3 and prod.kafka.instance_type == "kafka.m7g.large"
-    assert capacity.kafka_carries(prod, TIERS) == pytest.approx(40_000)
-    assert capacity.kafka_mb_per_second(1_000, TIERS) == pytest.approx(1.0)
-
-
-def test_an_unknown_broker_type_names_the_known_ones() -> None:
-    cfg = capacity.load_stack_config("dev")
-    with pytest.raises(KeyError, match=r"no EBS baseline for kafka\.t3\.small \(it has: kafka\.m7g\.large\)"):
-        capacity.kafka_carries(cfg, dataclasses.replace(TIERS, broker_mb_per_second={"kafka.m7g.large": 1.0}))
-
-
-def test_alb_lcu_per_dimension() -> None:
-    lcu = capacity.alb_lcu(10_000, TIERS)
-    assert lcu["new connections"] == pytest.approx(1_000 / 25)  # 1,000 new connections/s
-    assert lcu["active connections"] == pytest.approx(1_000 * 60 / 3000)
-    assert lcu["processed bytes"] == pytest.approx(36)  # 10 MB/s = 36 GB/h
-    assert lcu["rule evaluations"] == 0  # one rule: inside the ten free ones
-    assert capacity.alb_lcu(1_000, dataclasses.replace(TIERS, rules_per_request=12))["rule evaluations"] == 2
+def test_the_data_tier_is_the_stacks_own() -> None:
+    for stack in stack_names():
+        cfg = capacity.load_stack_config(stack)
+        assert capacity.data_tier(cfg) == DataTier(
+            brokers=cfg.broker_count,
+            broker_type=cfg.kafka.instance_type,
+            replication_factor=replication(cfg.broker_count)[0],
+            reserved_lcu=cfg.alb.reserved_capacity_units,
+        ), stack
+    # dev: 2 x t3.small, replication 2; prod: 3 x m7g.large, replication 3
+    dev, prod = (capacity.data_tier(capacity.load_stack_config(s)) for s in ("dev", "prod"))
+    assert (dev.brokers, dev.broker_type, dev.replication_factor) == (2, "kafka.t3.small", 2)
+    assert (prod.brokers, prod.broker_type, prod.replication_factor) == (3, "kafka.m7g.large", 3)
 
 
 def test_prod_steady_state_and_its_sale_window() -> None:
@@ -99,11 +51,11 @@ def test_the_bottleneck_is_the_tier_that_carries_least() -> None:
     cfg = capacity.load_stack_config("prod")
     slow = capacity.sizings(cfg, WORKER, TIERS)[0]
     # 50 tasks x 1,000/s = 50,000; Redis 20,000; Kafka 40,000; the database 30,000 rows / 3 = 10,000 winners/s
-    assert (slow.bottleneck, slow.stack_rate) == (capacity.DATABASE, 10_000)
+    assert (slow.bottleneck, slow.stack_rate) == (DATABASE, 10_000)
     fast = capacity.sizings(cfg, dataclasses.replace(WORKER, attempts_per_second_at_target=100), TIERS)[0]
-    assert (fast.bottleneck, fast.stack_rate) == (capacity.TASKS, 5_000)
+    assert (fast.bottleneck, fast.stack_rate) == (TASKS, 5_000)
     busy = capacity.sizings(cfg, WORKER, dataclasses.replace(TIERS, redis_per_shard=4_000))[0]
-    assert (busy.bottleneck, busy.stack_rate) == (capacity.REDIS, 4_000)
+    assert (busy.bottleneck, busy.stack_rate) == (REDIS, 4_000)
 
 
 def test_render_sizes_a_rate_and_names_the_tiers_that_fall_short() -> None:
@@ -121,6 +73,35 @@ def test_the_real_data_files_cover_every_stack() -> None:
         assert capacity.render(cfg, WORKER, tiers)
     recorded = yaml.safe_load(measured.MEASURED_FILE.read_text())
     assert recorded["runs"] and all(run["command"].startswith("make bench") for run in recorded["runs"])
+
+
+def test_render_says_when_the_alb_reservation_is_below_the_burst() -> None:
+    cfg = capacity.load_stack_config("prod")
+    assert cfg.alb.reserved_capacity_units == 0
+    # 20,000/s: 2,000 new connections/s = 80 LCU (72 GB/h of bytes is less); 50 tasks' 50,000/s: 200 LCU
+    text = capacity.render(cfg, WORKER, TIERS, rate=20_000)
+    assert "; the ALB needs 80.0 LCU at once, 0 reserved" in text
+    assert "ALB       200.0 LCU (new connections); reserved: 0 (above it the ALB scales during the burst" in text
+    reserved = dataclasses.replace(cfg, alb=dataclasses.replace(cfg.alb, reserved_capacity_units=200))
+    text = capacity.render(reserved, WORKER, TIERS, rate=20_000)
+    assert "the ALB needs" not in text and "ALB       200.0 LCU (new connections); reserved: 200\n" in text
+    assert ALB not in capacity.sizings(cfg, WORKER, TIERS)[0].carries  # it scales: never the bottleneck
+
+
+@pytest.mark.parametrize("stack", stack_names())
+def test_make_capacity_prints_every_window_of_every_stack_from_the_repo_files(
+    stack: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = capacity.load_stack_config(stack)
+    assert capacity.main(["--stack", stack]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"Stack {stack} ({cfg.region}): measured ")
+    worker = sizing_measured.load(capacity.redis_mode(cfg))
+    assert out.count("  bottleneck: ") == len(capacity.sizings(cfg, worker, Tiers.load()))
+    for window in cfg.sale_windows:
+        assert f"sale window {window.name} " in out
+    assert capacity.main(["--stack", stack, "--attempts-per-second", "5000"]) == 0
+    assert "at 5,000 attempts/s: " in capsys.readouterr().out
 
 
 def test_main_reports_a_missing_stack_without_a_traceback(capsys: pytest.CaptureFixture[str]) -> None:
@@ -142,22 +123,13 @@ def test_measured_summary_is_median_and_spread_per_redis_mode() -> None:
     assert len(summary["runs"]) == 4
 
 
-def test_measured_load_names_the_missing_mode(tmp_path) -> None:
-    path = tmp_path / "measured.yaml"
-    path.write_text(yaml.safe_dump({"by_redis_mode": {"single": {}}}))
-    with pytest.raises(MeasuredCapacityError, match="no runs with Redis mode 'cluster' \\(it has: single\\)"):
-        measured.load("cluster", path)
-    with pytest.raises(MeasuredCapacityError, match="is missing"):
-        measured.load("single", tmp_path / "absent.yaml")
-
-
 def test_without_a_measured_capacity_only_the_data_tiers_are_sized() -> None:
     cfg = capacity.load_stack_config("prod")
     unmeasured = dataclasses.replace(WORKER, attempts_per_second_at_target=0)
     steady = capacity.sizings(cfg, unmeasured, TIERS)[0]
-    assert capacity.TASKS not in steady.carries and steady.max_rate is None
-    assert (steady.bottleneck, steady.stack_rate) == (capacity.DATABASE, 10_000)
+    assert TASKS not in steady.carries and steady.max_rate is None
+    assert (steady.bottleneck, steady.stack_rate) == (DATABASE, 10_000)
     text = capacity.render(cfg, unmeasured, TIERS, rate=15_000)
-    assert "attempts/s unknown (in the median of 3 runs no probe kept p99 <= 50 ms" in text
+    assert f"  tasks     floor 10, max 50: {unmeasured.unknown_because}" in text
     assert "at 15,000 attempts/s: tasks unknown; would not carry it: database (winners' commits)" in text
     assert "at the data tiers' limit of" in capacity.render(cfg, unmeasured, TIERS)
