@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -19,14 +20,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import botocore.session
 import pytest
+from botocore.stub import Stubber
 from reservation import app_role as app_role_module
+from reservation import db_credentials
 from reservation.app_role import MIGRATE_ONLY_TABLES, TABLE_PRIVILEGES, AppRole, AppRoleError, scram_sha_256
 from reservation.kafka_producer import KafkaSettings, make_producer
-from reservation.migrate import migrate
+from reservation.migrate import load_app_role, migrate
 from reservation.relay import OutboxRelay, RelayConfig
 from reservation.relay_metrics import BACKLOG_QUERY
-from reservation.settings import Command, load_settings
+from reservation.settings import AppLogin, Command, load_settings
 
 from .conftest import ADMIN_URL, JWT_SECRET, _admin, bearer, check_invariant, harness
 from .private_postgres import private_postgres
@@ -91,7 +95,9 @@ def test_the_app_role_runs_no_ddl(app_db: str, role: AppRole, sql: str) -> None:
 
 def test_the_app_role_reads_nothing_outside_its_grants(app_db: str, role: AppRole) -> None:
     asyncio.run(
-        _admin_in(app_db, "CREATE TABLE IF NOT EXISTS private_notes (note text); INSERT INTO private_notes VALUES ('x')")
+        _admin_in(
+            app_db, "CREATE TABLE IF NOT EXISTS private_notes (note text); INSERT INTO private_notes VALUES ('x')"
+        )
     )
     for sql in ("SELECT * FROM private_notes", "SELECT * FROM schema_migrations", "SELECT * FROM pg_authid"):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
@@ -317,3 +323,41 @@ def test_app_role_names_and_passwords_are_checked(username: str, password: str, 
 def test_the_password_never_shows_in_the_roles_repr() -> None:
     assert "secret-pw" not in repr(AppRole("app", "secret-pw"))
     assert app_role_module.quote_ident('a"b') == '"a""b"'
+
+
+APP_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:flashsale-app-db-AbCdEf"
+
+
+def _secret_holding(monkeypatch: pytest.MonkeyPatch, username: str, password: str) -> Stubber:
+    client = botocore.session.get_session().create_client(
+        "secretsmanager", region_name="eu-west-1", aws_access_key_id="test", aws_secret_access_key="test"
+    )
+    stubber = Stubber(client)
+    value = json.dumps({"username": username, "password": password})
+    stubber.add_response("get_secret_value", {"ARN": APP_ARN, "SecretString": value}, {"SecretId": APP_ARN})
+    stubber.activate()
+    monkeypatch.setattr(db_credentials.boto3, "client", lambda service, region_name: client)
+    return stubber
+
+
+def test_the_role_comes_from_its_own_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    stubber = _secret_holding(monkeypatch, "flashsale_app", "from-the-secret")
+    role = asyncio.run(load_app_role(AppLogin(secret_arn=APP_ARN)))
+    assert role == AppRole("flashsale_app", "from-the-secret")
+    stubber.assert_no_pending_responses()
+    assert asyncio.run(load_app_role(AppLogin(username="local_app", password="pw"))) == AppRole("local_app", "pw")
+    assert asyncio.run(load_app_role(AppLogin())) is None
+
+
+def test_a_bad_name_in_the_secret_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    _secret_holding(monkeypatch, "Flash-Sale", "pw")
+    with pytest.raises(AppRoleError, match="DB_APP_LOGIN_ARN: the secret's application role: 'Flash-Sale' is not"):
+        asyncio.run(load_app_role(AppLogin(secret_arn=APP_ARN)))
+
+
+def test_migrate_command_stops_with_a_configuration_error_for_a_bad_role(app_db: str) -> None:
+    env = {**os.environ, "DATABASE_URL": app_db, "DB_APP_USER": "postgres", "DB_APP_PASSWORD": "pw"}
+    done = subprocess.run([sys.executable, "-m", "reservation", "migrate"], env=env, capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "configuration error: the application role must not be the migrating user postgres" in done.stderr
+    assert "Traceback" not in done.stderr
