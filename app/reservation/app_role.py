@@ -95,8 +95,11 @@ def scram_sha_256(password: str, *, salt: bytes | None = None, iterations: int =
     salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
     stored_key = hashlib.sha256(hmac.digest(salted, b"Client Key", "sha256")).digest()
     server_key = hmac.digest(salted, b"Server Key", "sha256")
-    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
-    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+    return f"SCRAM-SHA-256${iterations}:{_b64(salt)}${_b64(stored_key)}:{_b64(server_key)}"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
 
 
 def quote_ident(name: str) -> str:
@@ -117,9 +120,14 @@ async def _upsert_role(conn: asyncpg.Connection, role: AppRole) -> None:
         await conn.execute(f"ALTER ROLE {name} {attributes} PASSWORD {secret}")
         return
     try:
-        await conn.execute(f"CREATE ROLE {name} {attributes} NOSUPERUSER NOREPLICATION NOBYPASSRLS PASSWORD {secret}")
+        async with conn.transaction():  # a savepoint: the enclosing transaction survives a duplicate
+            await conn.execute(
+                f"CREATE ROLE {name} {attributes} NOSUPERUSER NOREPLICATION NOBYPASSRLS PASSWORD {secret}"
+            )
         log.info("created the application role %s", role.username)
-    except asyncpg.DuplicateObjectError:  # roles are cluster-wide: another database's migrate made it first
+    # Roles are cluster-wide: another database's migrate made it first. Committed before this CREATE, it is
+    # a duplicate object; committed while this CREATE waited on its row, a unique violation of pg_authid.
+    except (asyncpg.DuplicateObjectError, asyncpg.UniqueViolationError):
         await conn.execute(f"ALTER ROLE {name} {attributes} PASSWORD {secret}")
 
 

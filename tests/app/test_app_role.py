@@ -361,3 +361,31 @@ def test_migrate_command_stops_with_a_configuration_error_for_a_bad_role(app_db:
     assert done.returncode == 2, done.stderr
     assert "configuration error: the application role must not be the migrating user postgres" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_role_created_meanwhile_by_another_databases_migrate_is_updated_not_an_error() -> None:
+    """Roles are cluster-wide but the migration lock is per database: another database's migrate may create
+    the role between this one's look-up and its CREATE ROLE, which then fails as a duplicate."""
+    name = f"fs_app_{uuid.uuid4().hex[:10]}"
+
+    async def body(url: str) -> None:
+        other, conn = await asyncpg.connect(ADMIN_URL), await asyncpg.connect(url)
+        try:
+            tx = other.transaction()
+            await tx.start()
+            await other.execute(f"CREATE ROLE {name}")  # not yet committed: invisible to `conn`
+            ensuring = asyncio.create_task(app_role_module.ensure_app_role(conn, AppRole(name, "pw")))
+            await asyncio.sleep(0.5)  # its CREATE ROLE now waits on the other transaction's row
+            assert not ensuring.done()
+            await tx.commit()
+            await ensuring  # a duplicate: updated with ALTER ROLE, in a transaction still usable
+            assert await conn.fetchval("SELECT has_table_privilege($1, 'outbox', 'INSERT')", name)
+        finally:
+            await conn.close()
+            await other.close()
+
+    try:
+        with pg_database("approle_race") as url:
+            asyncio.run(body(url))
+    finally:
+        asyncio.run(_admin(f"DROP ROLE IF EXISTS {name}"))
