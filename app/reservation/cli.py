@@ -8,10 +8,11 @@ import logging
 import os
 import sys
 
+from .app_role import AppRoleError
 from .db_credentials import database_connect
 from .kafka_producer import KafkaSettings
 from .logs import configure_logging
-from .migrate import migrate
+from .migrate import load_app_role, migrate
 from .pg_pool import connection_options
 from .relay import MetricsReporting, RelayConfig, run_relay
 from .server import ServeOptions, ServerKind, serve
@@ -36,9 +37,20 @@ def _serve(args: argparse.Namespace) -> None:
     serve(settings, ServeOptions(ServerKind(args.server), args.host, args.workers, args.redis_batching))
 
 
+async def _migrate_with_role(settings: Settings) -> list[str]:
+    role = await load_app_role(settings.app_login)
+    if role is None:
+        log.info("no DB_APP_LOGIN_ARN or DB_APP_USER: no application role to set up")
+    return await migrate(settings.database_url, connect=database_connect(settings), app_role=role)
+
+
 def _migrate(_: argparse.Namespace) -> None:
     settings = _settings(Command.MIGRATE)
-    applied = asyncio.run(migrate(settings.database_url, connect=database_connect(settings)))
+    try:
+        applied = asyncio.run(_migrate_with_role(settings))
+    except AppRoleError as exc:  # a bad name or password in the app role's secret, or a role given powers
+        print(f"configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     log.info("applied %d migration(s): %s", len(applied), ", ".join(applied) or "none pending")
 
 

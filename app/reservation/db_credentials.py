@@ -23,6 +23,7 @@ from typing import Any
 import asyncpg
 import boto3
 
+from .db_iam import IamTokenLogin
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,10 @@ class SecretCredentials:
 
 
 def database_connect(settings: Settings) -> Connect:
-    """How `settings.command` opens PostgreSQL connections: through the secret when DB_LOGIN_ARN is set."""
+    """How `settings.command` opens PostgreSQL connections: through the secret when DB_LOGIN_ARN is set,
+    with an IAM token per connection when DB_IAM_AUTH is, else with the URL's own credentials."""
+    if settings.db_iam_auth:
+        return IamTokenLogin(settings).connect
     if settings.db_secret_arn is None:
         return asyncpg.connect
     return SecretCredentials(settings.db_secret_arn).connect

@@ -10,11 +10,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import quote, urlsplit
 
+from .app_role import password_problem, username_problem
+
 # Only for `make app`: a fixed, obviously fake key so nobody mistakes it for a real one.
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-do-not-deploy"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _SSLMODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+_TLS_SSLMODES = {"require", "verify-ca", "verify-full"}  # the modes that never fall back to plaintext
 _SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+")
 
 
@@ -41,8 +44,10 @@ class Settings:
     command: Command
     database_url: str  # without user and password when db_secret_arn is set
     db_secret_arn: str | None  # RDS-managed secret: credentials are read per connection (db_credentials)
+    db_iam_auth: bool  # each connection's password is an RDS IAM auth token (through RDS Proxy)
     db_proxy: bool  # behind RDS Proxy: no named prepared statements (they pin the proxy's sessions)
     db_read_host: str | None  # a reader endpoint (same port, database, credentials) for lag-tolerant reads
+    app_login: AppLogin  # migrate: the application role it creates and grants (app_role.py)
     redis_url: str
     redis_password: str | None
     redis_cluster: bool
@@ -54,7 +59,7 @@ class Settings:
     kafka_bootstrap_servers: tuple[str, ...]
     kafka_auth: str | None
     kafka_topic_prefix: str
-    aws_region: str | None
+    aws_region: str | None  # the relay's MSK IAM token, and DB_IAM_AUTH's tokens
     metrics_namespace: str
     emf_enabled: bool
     port: int
@@ -75,7 +80,25 @@ def _optional(env: Mapping[str, str], name: str) -> str | None:
     return env.get(name, "").strip() or None
 
 
-def _database_url(env: Mapping[str, str], problems: list[str]) -> str:
+def _iam_auth(env: Mapping[str, str], problems: list[str]) -> bool:
+    """DB_IAM_AUTH: log in as DB_USER with a fresh IAM token per connection, over TLS (db_credentials)."""
+    if not _bool(env, "DB_IAM_AUTH", problems):
+        return False
+    clashing = [p for p in ("DATABASE_URL", "DB_PASSWORD", "DB_LOGIN_ARN") if _optional(env, p)]
+    if clashing:
+        problems.append(f"DB_IAM_AUTH: the password of each connection is an IAM token; unset {', '.join(clashing)}")
+    sslmode = _optional(env, "DB_SSLMODE")
+    if sslmode not in _TLS_SSLMODES and (sslmode is None or sslmode in _SSLMODES):
+        problems.append(
+            f"DB_SSLMODE: {sslmode!r} with DB_IAM_AUTH; IAM authentication needs TLS: use require, verify-ca"
+            " or verify-full"
+        )
+    if not _optional(env, "AWS_REGION"):
+        problems.append("AWS_REGION: required with DB_IAM_AUTH=true (the region the IAM token is signed for)")
+    return True
+
+
+def _database_url(env: Mapping[str, str], iam: bool, problems: list[str]) -> str:
     url = _optional(env, "DATABASE_URL")
     secret_arn = _optional(env, "DB_LOGIN_ARN")  # the RDS-managed secret's ARN (the name avoids "SECRET": policy/)
     parts = ["DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_PASSWORD", "DB_SSLMODE"]
@@ -87,7 +110,7 @@ def _database_url(env: Mapping[str, str], problems: list[str]) -> str:
             problems.append(f"DB_LOGIN_ARN: the user and password come from the secret; unset {', '.join(clashing)}")
         if not _SECRET_ARN.fullmatch(secret_arn):
             problems.append(f"DB_LOGIN_ARN: {secret_arn!r} is not a Secrets Manager secret ARN")
-    elif url:
+    elif url and not iam:
         if given:
             problems.append(f"DATABASE_URL: set either DATABASE_URL or DB_* parts, not both (got {given})")
         if urlsplit(url).scheme not in ("postgresql", "postgres"):
@@ -95,10 +118,10 @@ def _database_url(env: Mapping[str, str], problems: list[str]) -> str:
         return url
     required = ("DB_HOST", "DB_NAME") if secret_arn else ("DB_HOST", "DB_NAME", "DB_USER")
     missing = [p for p in required if not _optional(env, p)]
-    if missing and not given and not secret_arn:
+    if missing and not given and not secret_arn and not iam:
         problems.append("DATABASE_URL: required (or DB_HOST, DB_NAME, DB_USER, DB_PASSWORD parts, or DB_LOGIN_ARN)")
         return ""
-    why = "with DB_LOGIN_ARN" if secret_arn else "when DATABASE_URL is not set"
+    why = "with DB_LOGIN_ARN" if secret_arn else "with DB_IAM_AUTH" if iam else "when DATABASE_URL is not set"
     for name in missing:
         problems.append(f"{name}: required {why}")
     port = _optional(env, "DB_PORT") or "5432"
@@ -111,10 +134,46 @@ def _database_url(env: Mapping[str, str], problems: list[str]) -> str:
         auth = ""
     else:
         user = quote(env.get("DB_USER", ""), safe="")
-        password = env.get("DB_PASSWORD", "")
+        password = "" if iam else env.get("DB_PASSWORD", "")
         auth = (f"{user}:{quote(password, safe='')}" if password else user) + "@"
     query = f"?sslmode={sslmode}" if sslmode else ""
     return f"postgresql://{auth}{env.get('DB_HOST', '')}:{port}/{quote(env.get('DB_NAME', ''), safe='')}{query}"
+
+
+@dataclass(frozen=True, slots=True)
+class AppLogin:
+    """Where migrate takes the application role's name and password from: a secret, or the environment."""
+
+    secret_arn: str | None = None  # DB_APP_LOGIN_ARN: JSON username/password, like DB_LOGIN_ARN's secret
+    username: str | None = None  # DB_APP_USER, for local use
+    password: str | None = field(default=None, repr=False)  # DB_APP_PASSWORD
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.secret_arn or self.username)
+
+
+def _app_login(env: Mapping[str, str], problems: list[str]) -> AppLogin:
+    arn, user, password = (_optional(env, n) for n in ("DB_APP_LOGIN_ARN", "DB_APP_USER", "DB_APP_PASSWORD"))
+    if arn:
+        if user or password:
+            problems.append(
+                "DB_APP_LOGIN_ARN: the user and password come from the secret; unset DB_APP_USER, DB_APP_PASSWORD"
+            )
+        if not _SECRET_ARN.fullmatch(arn):
+            problems.append(f"DB_APP_LOGIN_ARN: {arn!r} is not a Secrets Manager secret ARN")
+        return AppLogin(secret_arn=arn)
+    if not user and not password:
+        return AppLogin()
+    if not user:
+        problems.append("DB_APP_USER: required with DB_APP_PASSWORD (the application role's name)")
+    elif problem := username_problem(user):
+        problems.append(f"DB_APP_USER: {problem}")
+    if not password:
+        problems.append("DB_APP_PASSWORD: required with DB_APP_USER (the application role's password)")
+    elif problem := password_problem(env["DB_APP_PASSWORD"]):
+        problems.append(f"DB_APP_PASSWORD: {problem}")
+    return AppLogin(username=user, password=env.get("DB_APP_PASSWORD"))
 
 
 # A bare DNS name or IPv4 address: the reader shares the writer's port, database and credentials.
@@ -256,7 +315,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, command: Command | st
     serve, relay = command is Command.SERVE, command is Command.RELAY
     problems: list[str] = []
     dev_mode = _bool(env, "RESERVATION_DEV_MODE", problems)
-    database_url = _database_url(env, problems)
+    iam = _iam_auth(env, problems)
+    database_url = _database_url(env, iam, problems)
     redis = _redis(env, problems) if serve else _Redis()
     jwt = _jwt_keys(env, dev_mode, problems) if serve else _JwtKeys()
     kafka = _kafka(env, problems) if relay else _Kafka()
@@ -265,8 +325,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, command: Command | st
         command=command,
         database_url=database_url,
         db_secret_arn=_optional(env, "DB_LOGIN_ARN"),
+        db_iam_auth=iam,
         db_proxy=_bool(env, "DB_PROXY", problems),
         db_read_host=_read_host(env, problems) if serve else None,
+        app_login=_app_login(env, problems) if command is Command.MIGRATE else AppLogin(),
         redis_url=redis.url,
         redis_password=redis.password,
         redis_cluster=redis.cluster,
@@ -278,7 +340,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, command: Command | st
         kafka_bootstrap_servers=kafka.servers,
         kafka_auth=kafka.auth,
         kafka_topic_prefix=kafka.topic_prefix,
-        aws_region=kafka.region,
+        aws_region=kafka.region or (_optional(env, "AWS_REGION") if iam else None),
         metrics_namespace=_optional(env, "METRICS_NAMESPACE") or "FlashSale",
         emf_enabled=_bool(env, "EMF_ENABLED", problems) if serve or relay else False,
         port=port,

@@ -159,3 +159,41 @@ def test_cli_exits_with_one_line_per_problem_of_its_command_and_no_traceback(com
     lines = done.stderr.strip().splitlines()
     assert [line.split(":")[1].strip() for line in lines] == missing
     assert "Traceback" not in done.stderr
+
+
+APP_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:flashsale-app-db-AbCdEf"
+
+
+def test_migrate_reads_the_application_role_from_a_secret_or_the_environment() -> None:
+    from_secret = load_settings(AWS_DB | {"DB_APP_LOGIN_ARN": APP_ARN}, command=Command.MIGRATE).app_login
+    assert (from_secret.secret_arn, from_secret.username, from_secret.configured) == (APP_ARN, None, True)
+    local = load_settings(DB | {"DB_APP_USER": "flashsale_app", "DB_APP_PASSWORD": "pw"}, command=Command.MIGRATE)
+    assert (local.app_login.username, local.app_login.password) == ("flashsale_app", "pw")
+    assert "pw" not in repr(local.app_login)
+    assert not load_settings(DB, command=Command.MIGRATE).app_login.configured  # no role: local use as one user
+    # Only migrate looks at them: serve and relay log in as the role, they never manage it.
+    serve = load_settings(BASE | {"DB_APP_USER": "Not Valid"}, command=Command.SERVE)
+    assert not serve.app_login.configured
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (
+            {"DB_APP_LOGIN_ARN": APP_ARN, "DB_APP_USER": "a"},
+            "DB_APP_LOGIN_ARN: the user and password come from the secret",
+        ),
+        (
+            {"DB_APP_LOGIN_ARN": "flashsale-app-db"},
+            "DB_APP_LOGIN_ARN: 'flashsale-app-db' is not a Secrets Manager secret ARN",
+        ),
+        ({"DB_APP_USER": "app"}, "DB_APP_PASSWORD: required with DB_APP_USER"),
+        ({"DB_APP_PASSWORD": "pw"}, "DB_APP_USER: required with DB_APP_PASSWORD"),
+        ({"DB_APP_USER": "app; DROP", "DB_APP_PASSWORD": "pw"}, "DB_APP_USER: 'app; DROP' is not allowed"),
+        ({"DB_APP_USER": "pg_app", "DB_APP_PASSWORD": "pw"}, "DB_APP_USER: 'pg_app' is a name PostgreSQL reserves"),
+        ({"DB_APP_USER": "app", "DB_APP_PASSWORD": "mot-de-passe-é"}, "DB_APP_PASSWORD: must be printable ASCII"),
+    ],
+)
+def test_application_role_variables_are_checked(override: dict[str, str], message: str) -> None:
+    problems = _problems(DB | override, Command.MIGRATE)
+    assert len(problems) == 1 and message in problems[0], problems
