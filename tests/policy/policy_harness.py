@@ -1,5 +1,5 @@
 """Run one policy the way the analyzer does: props wrapped in pulumi-policy's unknown-checking proxy,
-violations collected from the report callback."""
+violations collected from the report callback. `Case` is the table row every resource rule is tested by."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ from pulumi_policy.proxy import (
     UNKNOWN_STRING_VALUE,
     unknown_checking_proxy,
 )
+
+from policy.registry import ALL_POLICIES, BY_DOMAIN
 
 # What `pulumi preview` sends for values not known yet.
 UNKNOWN_BOOL = UNKNOWN_BOOLEAN_VALUE
@@ -102,3 +104,50 @@ def check_stack(policy: StackValidationPolicy, resources: Sequence[Res]) -> list
     found: list[tuple[str, str]] = []
     policy.validate(StackValidationArgs(list(built.values())), lambda message, urn=None: found.append((urn, message)))
     return found
+
+
+POLICIES = {p.name: p for p in ALL_POLICIES}
+
+
+def domain_policies(domain: str) -> tuple[set[str], set[str]]:
+    """The names of the resource policies and of the stack policies registered for policy/rules/<domain>.py."""
+    group = BY_DOMAIN[domain]
+    resource = {p.name for p in group if isinstance(p, ResourceValidationPolicy)}
+    return resource, {p.name for p in group if isinstance(p, StackValidationPolicy)}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One resource policy on one type: props that pass, props that fail (the message holds `expect`),
+    and props whose deciding values are unknown (as under `pulumi preview`), which must not fail."""
+
+    policy: str
+    type: str
+    passing: dict[str, Any]
+    failing: dict[str, Any]
+    unknown: dict[str, Any]
+    expect: str  # a fragment of the failing message
+    options: dict[str, Any] = field(default_factory=dict)  # protect / provider_props / config
+
+    @property
+    def id(self) -> str:
+        return f"{self.policy}:{self.type.split(':')[-1]}:{self.expect[:24]}"
+
+    def messages(self, props: Mapping[str, Any]) -> list[str]:
+        policy = POLICIES[self.policy]
+        assert isinstance(policy, ResourceValidationPolicy), f"{self.policy} is not a resource policy"
+        return check_resource(policy, self.type, props, **self.options)
+
+
+# An MSK cluster every MSK rule accepts.
+MSK_GOOD = {
+    "numberOfBrokerNodes": 3.0,
+    "brokerNodeGroupInfo": {
+        "clientSubnets": ["a", "b", "c"],
+        "connectivityInfo": {"publicAccess": {"type": "DISABLED"}},
+    },
+    "encryptionInfo": {
+        "encryptionAtRestKmsKeyArn": "arn:aws:kms:k",
+        "encryptionInTransit": {"clientBroker": "TLS", "inCluster": True},
+    },
+}

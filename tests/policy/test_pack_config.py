@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from google.protobuf import json_format
-from policies import ALL_POLICIES
 from pulumi.runtime.proto import analyzer_pb2
 
+from policy.registry import ALL_POLICIES
 from tooling import pack_config
 from tooling.stack_files import ROOT, stack_names
 
