@@ -8,10 +8,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from . import validation as v
+from ..domain import validation as v
+from ..domain.bodies import NewSale
+from ..domain.errors import ApiError
 from .auth import Authenticator
-from .bodies import NewSale
-from .errors import ApiError
 from .service import ReservationService
 
 MAX_SALE_ID = 2**31 - 1  # the second half of the sale's advisory lock key is a PostgreSQL int4

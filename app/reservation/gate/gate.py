@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .keys import script_keys
+from ..domain.keys import script_keys
 from .scripts import LuaScript, ScriptRunner
 
 RESERVE = LuaScript.bundled("reserve")

@@ -38,7 +38,7 @@ class LuaScript:
 
     @classmethod
     def bundled(cls, name: str) -> LuaScript:
-        return cls(name, (resources.files("reservation") / "lua" / f"{name}.lua").read_text())
+        return cls(name, (resources.files("reservation.gate") / "lua" / f"{name}.lua").read_text())
 
 
 class ScriptRunner(Protocol):

@@ -23,7 +23,7 @@ class Migration:
 
 
 def bundled_migrations() -> list[Migration]:
-    files = resources.files("reservation") / "migrations"
+    files = resources.files("reservation.store") / "migrations"
     found = [
         Migration(version=f.name.removesuffix(".sql"), sql=f.read_text())
         for f in files.iterdir()

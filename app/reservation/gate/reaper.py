@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from . import store
+from ..domain.models import Status
+from ..shared.logs import RateLimitedLog
+from ..shared.metrics import Metrics
+from ..store import store
 from .gate import Gate, Settle
-from .logs import RateLimitedLog
-from .metrics import Metrics
-from .models import Status
 from .rebuild import Rebuilder
 
 log = logging.getLogger(__name__)

@@ -8,14 +8,14 @@ import logging
 import os
 import sys
 
-from .db_credentials import database_connect
-from .kafka_producer import KafkaSettings
-from .logs import configure_logging
-from .migrate import migrate
-from .pg_pool import connection_options
-from .relay import MetricsReporting, RelayConfig, run_relay
+from ..relay.kafka_producer import KafkaSettings
+from ..relay.relay import MetricsReporting, RelayConfig, run_relay
+from ..shared.logs import configure_logging
+from ..shared.settings import Command, Settings, SettingsError, load_settings
+from ..store.db_credentials import database_connect
+from ..store.migrate import migrate
+from ..store.pg_pool import connection_options
 from .server import ServeOptions, ServerKind, serve
-from .settings import Command, Settings, SettingsError, load_settings
 
 log = logging.getLogger(__name__)
 

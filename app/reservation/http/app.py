@@ -16,26 +16,26 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from ..gate.cluster_runner import script_runner
+from ..gate.gate import Gate
+from ..gate.reaper import Reaper
+from ..gate.rebuild import Rebuilder
+from ..gate.redis_client import create_redis
+from ..gate.scripts import BatchingRunner
+from ..shared.emf import EmfReporter
+from ..shared.health import Readiness
+from ..shared.heap import freeze_startup_heap
+from ..shared.logs import RequestIdMiddleware
+from ..shared.metrics import Metrics, MetricsMiddleware
+from ..shared.settings import Command, Settings, load_settings
+from ..store.db_credentials import database_connect
+from ..store.pg_pool import connection_options, reader_options
 from .api import Handlers
 from .auth import Authenticator
-from .cluster_runner import script_runner
-from .db_credentials import database_connect
-from .emf import EmfReporter
 from .errors import EXCEPTION_HANDLERS
-from .gate import Gate
-from .health import Readiness
-from .heap import freeze_startup_heap
 from .hot_path import PATH, ReservationApp, ReserveEndpoint
 from .internal import start_internal_server
-from .logs import RequestIdMiddleware
-from .metrics import Metrics, MetricsMiddleware
-from .pg_pool import connection_options, reader_options
-from .reaper import Reaper
-from .rebuild import Rebuilder
-from .redis_client import create_redis
-from .scripts import BatchingRunner
 from .service import ReservationService
-from .settings import Command, Settings, load_settings
 
 # Internal tuning knob passed from `reservation serve --no-redis-batching` to server worker processes.
 BATCHING_ENV = "RESERVATION_REDIS_BATCHING"

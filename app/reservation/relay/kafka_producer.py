@@ -8,8 +8,8 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from ..shared.settings import Settings
 from .msk_iam import MskIamTokenProvider
-from .settings import Settings
 
 
 class KafkaAuth(StrEnum):

@@ -21,8 +21,8 @@ from typing import TextIO
 import asyncpg
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from . import cloudwatch_metrics as cw
-from .emf import DEFAULT_INTERVAL, EmfDocument, EmfMetric
+from ..shared import cloudwatch_metrics as cw
+from ..shared.emf import DEFAULT_INTERVAL, EmfDocument, EmfMetric
 
 log = logging.getLogger(__name__)
 _MEASURE_TIMEOUT = 3.0  # seconds; the final report runs inside ECS's 30 s stop timeout

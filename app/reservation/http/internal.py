@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 
-from .health import Readiness
-from .health_server import ExtraRoutes, HealthResponse, prometheus_routes, start_health_server
-from .metrics import Metrics
+from ..shared.health import Readiness
+from ..shared.health_server import ExtraRoutes, HealthResponse, prometheus_routes, start_health_server
+from ..shared.metrics import Metrics
 from .openapi import OPENAPI
 
 _OPENAPI = HealthResponse(200, json.dumps(OPENAPI).encode())

@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 
+from ..domain.models import Reservation
 from . import store
-from .models import Reservation
 
 log = logging.getLogger(__name__)
 

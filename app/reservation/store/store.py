@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from . import events
-from .errors import DEPENDENCY_ERRORS
-from .models import Counters, NewSale, Reservation, Sale, Status
+from ..domain import events
+from ..domain.errors import DEPENDENCY_ERRORS
+from ..domain.models import Counters, NewSale, Reservation, Sale, Status
 
 SALE_LOCK_NS = 0x46530001  # first half of the two-int advisory lock key; the second is the sale id
 

@@ -20,13 +20,14 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from . import validation as v
+from ..domain import validation as v
+from ..domain.bodies import ReservationRequest
+from ..domain.errors import DEPENDENCY_ERRORS, ApiError
+from ..shared.cloudwatch_metrics import RESERVATION_ROUTE
+from ..shared.logs import ECHO_HEADER, REQUEST_ID, TRACE_HEADER, new_request_id
+from ..shared.metrics import Metrics
 from .api import Handlers, check_sale_id
-from .bodies import ReservationRequest
-from .cloudwatch_metrics import RESERVATION_ROUTE
-from .errors import DEPENDENCY_ERRORS, INTERNAL, UNAVAILABLE, ApiError, error_body, log_dependency, log_unexpected
-from .logs import ECHO_HEADER, REQUEST_ID, TRACE_HEADER, new_request_id
-from .metrics import Metrics
+from .errors import INTERNAL, UNAVAILABLE, error_body, log_dependency, log_unexpected
 
 PATH = RESERVATION_ROUTE
 

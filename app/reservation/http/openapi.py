@@ -1,4 +1,4 @@
-"""The OpenAPI document. Bodies come from their declarations in bodies.py (the same Structs validate requests);
+"""The OpenAPI document. Bodies come from their declarations in domain/bodies.py (the same Structs validate requests);
 the paths and status codes are listed here, and tests/app/test_openapi.py keeps them in step with the routes."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from typing import Any
 
 import msgspec
 
-from . import bodies
-from .validation import IDEMPOTENCY_KEY_PATTERN, MAX_BODY
+from ..domain import bodies
+from ..domain.validation import IDEMPOTENCY_KEY_PATTERN, MAX_BODY
 
 _REF = "#/components/schemas/{name}"
 _, _SCHEMAS = msgspec.json.schema_components(

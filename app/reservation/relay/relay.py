@@ -26,11 +26,11 @@ from typing import Any
 import asyncpg
 from confluent_kafka import KafkaError, Message, Producer
 
-from .cloudwatch_metrics import DEFAULT_NAMESPACE
-from .db_credentials import Connect
-from .emf import DEFAULT_INTERVAL
-from .health import Readiness
-from .health_server import prometheus_routes, start_health_server
+from ..shared.cloudwatch_metrics import DEFAULT_NAMESPACE
+from ..shared.emf import DEFAULT_INTERVAL
+from ..shared.health import Readiness
+from ..shared.health_server import prometheus_routes, start_health_server
+from ..store.db_credentials import Connect
 from .kafka_producer import KafkaSettings, make_producer
 from .relay_metrics import RelayEmfReporter, RelayMetrics, report_relay_metrics
 

@@ -8,11 +8,11 @@ import sys
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .app import BATCHING_ENV
-from .logs import logging_config
-from .settings import Settings
+from ..http.app import BATCHING_ENV
+from ..shared.logs import logging_config
+from ..shared.settings import Settings
 
-FACTORY = "reservation.app:app_from_env"
+FACTORY = "reservation.http.app:app_from_env"
 # On SIGTERM both servers stop accepting, let requests in flight finish, run the lifespan shutdown (the
 # reaper stops, the last EMF report is written) and exit. ECS sends SIGKILL 30 s after SIGTERM by
 # default (stopTimeout), so whatever has not finished after this many seconds is cut off first.

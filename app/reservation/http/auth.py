@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import jwt
 from starlette.requests import Request
 
-from .errors import ApiError
-from .settings import Settings
+from ..domain.errors import ApiError
+from ..shared.settings import Settings
 
 _CACHE_MAX = 50_000
 # The user id is stored in Redis and PostgreSQL and sent in events: printable text (so valid UTF-8) of a

@@ -11,14 +11,14 @@ from uuid import uuid4
 
 import asyncpg
 
-from . import cloudwatch_metrics as cw
-from . import store
-from .committer import HoldCommitter
-from .errors import ApiError
-from .gate import Gate, GateResult, Outcome, Settle
-from .metrics import Metrics
-from .models import Counters, NewSale, Reservation, Sale, Status
-from .rebuild import Rebuilder, rebuild_sale
+from ..domain.errors import ApiError
+from ..domain.models import Counters, NewSale, Reservation, Sale, Status
+from ..gate.gate import Gate, GateResult, Outcome, Settle
+from ..gate.rebuild import Rebuilder, rebuild_sale
+from ..shared import cloudwatch_metrics as cw
+from ..shared.metrics import Metrics
+from ..store import store
+from ..store.committer import HoldCommitter
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,7 @@
-"""Every error leaves as JSON {"error": code, "detail": message}; never a traceback."""
+"""Every error leaves as JSON {"error": code, "detail": message}; never a traceback.
+
+The errors themselves (ApiError, DEPENDENCY_ERRORS) are the domain's (domain/errors.py); this is their HTTP mapping.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +9,16 @@ import json
 import logging
 from functools import lru_cache
 
-import asyncpg
-from redis.exceptions import RedisClusterException, RedisError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .logs import RateLimitedLog
+from ..domain.errors import DEPENDENCY_ERRORS, ApiError
+from ..shared.logs import RateLimitedLog
 
 log = logging.getLogger(__name__)
 # One line per kind of failure (the exception's class) per interval during an outage, with a count of the rest.
 _dependency_log = RateLimitedLog(log, interval=10.0)
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
-        self.headers = headers
 
 
 @lru_cache(maxsize=1024)
@@ -67,29 +60,6 @@ def log_unexpected(method: str, path: str, exc: Exception) -> None:
 async def unexpected_error(request: Request, exc: Exception) -> Response:
     log_unexpected(request.method, request.url.path, exc)
     return api_error_response(INTERNAL)
-
-
-# A database or Redis outage is the service being unavailable, not a bug: 503 so clients retry. The classes
-# follow the libraries' own hierarchies (asyncpg/exceptions/__init__.py, by PostgreSQL's SQLSTATE classes of
-# Appendix A; redis/exceptions.py), so every subclass, present or future, is covered.
-DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
-    RedisError,  # everything redis-py raises: ConnectionError, TimeoutError, BusyLoadingError, ClusterDownError...
-    RedisClusterException,  # SlotNotCoveredError and the cluster client's other failures (not RedisErrors)
-    OSError,  # sockets, TLS, DNS; TimeoutError (asyncpg's command_timeout) is one
-    asyncpg.InterfaceError,  # client side: the connection is closed, or another operation is in progress
-    asyncpg.InternalClientError,  # the client's protocol state broken by a connection lost while idle
-    asyncpg.PostgresConnectionError,  # class 08: connection exception
-    asyncpg.OperatorInterventionError,  # class 57: admin/crash shutdown, cannot connect now, query canceled
-    asyncpg.InsufficientResourcesError,  # class 53: too many connections, out of memory, disk full
-    asyncpg.PostgresSystemError,  # class 58: I/O error
-    asyncpg.TransactionRollbackError,  # class 40: serialization failure, deadlock; a retry succeeds
-    asyncpg.IdleInTransactionSessionTimeoutError,  # 25P03: the server ended the session
-    asyncpg.ReadOnlySQLTransactionError,  # 25006: after a failover, a connection to the old writer refuses writes
-)
-
-
-def is_dependency_error(exc: BaseException) -> bool:
-    return isinstance(exc, DEPENDENCY_ERRORS)
 
 
 def log_dependency(exc: Exception, sale_id: int | None = None) -> None:

@@ -14,11 +14,11 @@ from collections import defaultdict
 
 import asyncpg
 
-from . import store
+from ..domain.models import Sale, Status
+from ..shared.logs import RateLimitedLog
+from ..shared.metrics import Metrics
+from ..store import store
 from .gate import Gate, Hold, SaleState
-from .logs import RateLimitedLog
-from .metrics import Metrics
-from .models import Sale, Status
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from typing import Any
 import asyncpg
 import boto3
 
-from .settings import Settings
+from ..shared.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import asyncpg
 
-from .errors import DEPENDENCY_ERRORS
-from .settings import Settings
+from ..domain.errors import DEPENDENCY_ERRORS
+from ..shared.settings import Settings
 
 READER_APPLICATION_NAME = "reservation-reader"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import redis.asyncio as redis
 from redis.asyncio.cluster import RedisCluster
 
-from .settings import Settings
+from ..shared.settings import Settings
 
 
 def create_redis(settings: Settings, max_connections: int = 128) -> redis.Redis | RedisCluster:
     if settings.redis_cluster:
         # REDIS_URL is the configuration endpoint; the client discovers the shards and follows MOVED.
-        # Every key of a sale shares the hash tag {sale-<id>} (keys.py), so each Lua call is single-slot.
+        # Every key of a sale shares the hash tag {sale-<id>} (domain/keys.py), so each Lua call is single-slot.
         # max_connections is per node; the cluster client raises rather than waits when they are all busy.
         return RedisCluster.from_url(
             settings.redis_url,

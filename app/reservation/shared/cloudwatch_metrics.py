@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULT_NAMESPACE = "FlashSale"
-# The hot path's route template, as the request metrics label it (hot_path.py serves it).
+# The hot path's route template, as the request metrics label it (http/hot_path.py serves it).
 RESERVATION_ROUTE = "/sales/{sale_id:int}/reservations"
 
 

@@ -1,5 +1,5 @@
 """Every request and response body, declared once: msgspec decodes and checks requests with these Structs
-(validation.py), and openapi.py publishes their JSON Schema.
+(validation.py), and http/openapi.py publishes their JSON Schema.
 
 The bounds are those of the stores and of the arithmetic done on the values: text PostgreSQL can store, int4
 columns, and dates whose sums with a hold and the gate's margin stay far inside what datetime can hold.
