@@ -39,9 +39,10 @@ policies: env ## run the policy pack offline against every stack
 services: ## start local PostgreSQL and Redis if they are down
 	@scripts/ensure-services.sh
 
-lint: env ## ruff, the Dockerfile (hadolint) and the workflows (actionlint, schemas, zizmor, project rules)
+lint: env ## ruff, the service's import layers, the Dockerfile (hadolint) and the workflows (actionlint, schemas, zizmor, project rules)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) lint-imports --no-cache --no-logo
 	$(RUN) hadolint app/Dockerfile
 	$(RUN) python -m tooling.lint_workflows
 

@@ -19,9 +19,9 @@ import time
 from collections.abc import Coroutine
 from typing import Any
 
-from reservation import hot_path
-from reservation.api import Handlers
-from reservation.errors import ApiError
+from reservation.domain.errors import ApiError
+from reservation.http import hot_path
+from reservation.http.api import Handlers
 
 
 class _Principal:

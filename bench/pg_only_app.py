@@ -19,12 +19,13 @@ from typing import cast
 
 import asyncpg
 import msgspec
-from reservation import validation as v
-from reservation.api import NEW_SALE, check_sale_id
-from reservation.auth import Authenticator
-from reservation.bodies import ReservationRequest
-from reservation.errors import ApiError, error_response
-from reservation.settings import Settings
+from reservation.domain import validation as v
+from reservation.domain.bodies import ReservationRequest
+from reservation.domain.errors import ApiError
+from reservation.http.api import NEW_SALE, check_sale_id
+from reservation.http.auth import Authenticator
+from reservation.http.errors import error_response
+from reservation.shared.settings import Settings
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -118,7 +119,7 @@ class PgOnlyApi:
 
     async def create_sale(self, request: Request) -> Response:
         self.auth.admin(request)
-        # The service's own body declarations (reservation.bodies): the same bounds, the same 422s.
+        # The service's own body declarations (reservation.domain.bodies): the same bounds, the same 422s.
         new = v.decode(NEW_SALE, await _json_body(request))
         assert self.pool is not None
         sale_id = await self.pool.fetchval(
@@ -223,7 +224,7 @@ def main() -> None:
         http="httptools",
         access_log=False,
         log_level="warning",
-        # as the service (reservation/server.py): at a low offered rate a connection idles longer than
+        # as the service (reservation/runtime/server.py): at a low offered rate a connection idles longer than
         # uvicorn's default 5 s, and a close racing the next request would fail the phase
         timeout_keep_alive=75,
     )

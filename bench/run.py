@@ -35,7 +35,7 @@ from pathlib import Path
 import asyncpg
 import jwt
 import uvloop
-from reservation.migrate import migrate
+from reservation.store.migrate import migrate
 
 from bench import pg_only_app
 from bench.capacity_search import Probe, Search, find_capacity
@@ -199,7 +199,7 @@ def server(cfg: Config, database_url: str, redis_url: str, log_dir: str) -> cont
     port, internal_port = free_ports(2)  # held together: two distinct ports
     env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "JWT_SECRET": SECRET}
     env["REDIS_CLUSTER"] = "true" if cfg.redis_mode == "cluster" else "false"
-    # Readiness is served on the internal port only (app/reservation/internal.py), as on AWS.
+    # Readiness is served on the internal port only (app/reservation/http/internal.py), as on AWS.
     env["PORT"], env["INTERNAL_PORT"] = str(port), str(internal_port)
     cmd = [sys.executable, "-m", "reservation", "serve", "--server", cfg.server, "--host", "127.0.0.1"]
     cmd.append("--redis-batching" if cfg.redis_batching else "--no-redis-batching")

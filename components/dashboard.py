@@ -3,7 +3,7 @@
 Rows, top to bottom: the sale funnel (attempts per second by outcome, 201s, sold-out and limit refusals,
 503s), remaining stock per sale and the reservation latency; the ALB; the ECS services; PostgreSQL;
 Redis; MSK and the outbox relay. The service's own metrics (namespace FlashSale) are named from
-reservation.cloudwatch_metrics, the definition the emitters use. AWS metrics and their dimensions are
+reservation.shared.cloudwatch_metrics, the definition the emitters use. AWS metrics and their dimensions are
 the ones the alarms use, each with its source there; sources for the others are beside them below.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
-from reservation import cloudwatch_metrics as cw
+from reservation.shared import cloudwatch_metrics as cw
 
 PERIOD = 60
 WIDTH = 8  # three widgets per 24-unit row

@@ -17,7 +17,7 @@ import pulumi_aws as aws
 from components.config import KafkaConfig
 from components.kms import data_key
 
-# The relay's producer compresses with lz4 (app/reservation/kafka_producer.py): the same codec on
+# The relay's producer compresses with lz4 (app/reservation/relay/kafka_producer.py): the same codec on
 # the brokers stores its batches as they arrive, with no recompression.
 COMPRESSION = "lz4"
 DEFAULT_PARTITIONS = 6

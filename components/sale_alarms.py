@@ -5,7 +5,7 @@
 - Redis and PostgreSQL disagree: a commit refused by PostgreSQL's oversell guard, or a hold compensated
   because its commit failed (page);
 - relay lag: the oldest outbox row not yet published to Kafka.
-Metric names and dimensions come from reservation.cloudwatch_metrics, the emitters' own definition.
+Metric names and dimensions come from reservation.shared.cloudwatch_metrics, the emitters' own definition.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-from reservation import cloudwatch_metrics as cw
+from reservation.shared import cloudwatch_metrics as cw
 
 from components.metric_math import PERIOD, expression_query, metric_query, notify
 

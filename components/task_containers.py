@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-from reservation import cloudwatch_metrics as cw
+from reservation.shared import cloudwatch_metrics as cw
 
 from components.data_endpoints import DataEndpoints
 

@@ -16,7 +16,7 @@ import pulumi_aws as aws
 
 from components.config import WafConfig
 
-# The buyer's credential (app/reservation/auth.py: Authorization: Bearer <JWT>); WAF matches header
+# The buyer's credential (app/reservation/http/auth.py: Authorization: Bearer <JWT>); WAF matches header
 # names case-insensitively.
 TOKEN_HEADER = "authorization"
 RATE_WINDOW_SECONDS = 300  # one of WAF's evaluation windows (60, 120, 300, 600): the limits are per 5 minutes

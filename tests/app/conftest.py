@@ -21,9 +21,9 @@ import asyncpg
 import httpx
 import jwt
 import pytest
-from reservation.app import Runtime, create_app
-from reservation.migrate import migrate
-from reservation.settings import Command, Settings, load_settings
+from reservation.http.app import Runtime, create_app
+from reservation.shared.settings import Command, Settings, load_settings
+from reservation.store.migrate import migrate
 
 from devservers.redis_servers import RedisServerError, redis_cluster, single_redis
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import asyncpg
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
-from reservation.migrate import migrate
+from reservation.store.migrate import migrate
 
 ADMIN_URL = os.environ.get("FLASHSALE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -19,8 +19,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from reservation.app import create_app
-from reservation.openapi import OPENAPI
+from reservation.http.app import create_app
+from reservation.http.openapi import OPENAPI
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 

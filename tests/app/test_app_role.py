@@ -23,14 +23,14 @@ import asyncpg
 import botocore.session
 import pytest
 from botocore.stub import Stubber
-from reservation import app_role as app_role_module
-from reservation import db_credentials
-from reservation.app_role import MIGRATE_ONLY_TABLES, TABLE_PRIVILEGES, AppRole, AppRoleError, scram_sha_256
-from reservation.kafka_producer import KafkaSettings, make_producer
-from reservation.migrate import load_app_role, migrate
-from reservation.relay import OutboxRelay, RelayConfig
-from reservation.relay_metrics import BACKLOG_QUERY
-from reservation.settings import AppLogin, Command, load_settings
+from reservation.relay.kafka_producer import KafkaSettings, make_producer
+from reservation.relay.relay import OutboxRelay, RelayConfig
+from reservation.relay.relay_metrics import BACKLOG_QUERY
+from reservation.shared.settings import AppLogin, Command, load_settings
+from reservation.store import app_role as app_role_module
+from reservation.store import db_credentials
+from reservation.store.app_role import MIGRATE_ONLY_TABLES, TABLE_PRIVILEGES, AppRole, AppRoleError, scram_sha_256
+from reservation.store.migrate import load_app_role, migrate
 
 from .conftest import ADMIN_URL, JWT_SECRET, _admin, bearer, check_invariant, harness
 from .private_postgres import private_postgres

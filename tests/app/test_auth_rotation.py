@@ -12,8 +12,8 @@ import time
 import uuid
 
 import pytest
-from reservation.auth import Authenticator
-from reservation.settings import Command, Settings, SettingsError, load_settings
+from reservation.http.auth import Authenticator
+from reservation.shared.settings import Command, Settings, SettingsError, load_settings
 
 from .conftest import JWT_SECRET, Harness
 

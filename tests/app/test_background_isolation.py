@@ -9,9 +9,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from reservation.gate import Outcome
-from reservation.keys import sale_keys, script_keys
-from reservation.models import NewSale
+from reservation.domain.keys import sale_keys, script_keys
+from reservation.domain.models import NewSale
+from reservation.gate.gate import Outcome
 
 from .conftest import Harness, bearer, check_invariant
 
@@ -82,7 +82,7 @@ def test_one_poisoned_sale_does_not_stop_the_others(with_app, caplog: pytest.Log
         h.runtime.reaper._grace_ms = 0  # production waits 30 s past expiry for a slow insert
         before = _failures(h, "reconcile")
 
-        with caplog.at_level(logging.ERROR, logger="reservation.reaper"):
+        with caplog.at_level(logging.ERROR, logger="reservation.gate.reaper"):
             report = await h.runtime.reaper.tick()
 
         assert report.reconciled >= 1 and report.retired >= 1

@@ -8,10 +8,10 @@ from dataclasses import replace
 import pytest
 import redis.asyncio as redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from reservation.redis_client import create_redis
-from reservation.redis_pipe import Endpoint
-from reservation.scripts import BatchingRunner, LuaScript
-from reservation.settings import Settings
+from reservation.gate.redis_client import create_redis
+from reservation.gate.redis_pipe import Endpoint
+from reservation.gate.scripts import BatchingRunner, LuaScript
+from reservation.shared.settings import Settings
 
 
 def test_connected_pipe_batches_and_noscript_fallback(redis_url: str) -> None:
@@ -62,7 +62,7 @@ def test_a_call_redis_cannot_encode_fails_alone(redis_url: str) -> None:
 def test_reply_timeout_fails_the_batch_and_reconnects(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     slow = LuaScript("slow-batching", "local n = 0 for i = 1, 200000000 do n = n + i end return 1")
     echo = LuaScript("echo-batching", "return ARGV[1]")
-    monkeypatch.setattr("reservation.scripts.READ_TIMEOUT", 0.2)
+    monkeypatch.setattr("reservation.gate.scripts.READ_TIMEOUT", 0.2)
 
     async def run() -> None:
         client = redis.Redis.from_url(redis_url, decode_responses=True)

@@ -8,7 +8,7 @@ import random
 from collections import Counter
 
 import pytest
-from reservation import store
+from reservation.store import store
 
 from .conftest import REDIS_MODES, Harness, bearer, check_invariant
 

@@ -19,10 +19,10 @@ import asyncpg
 import botocore.session
 import pytest
 from botocore.stub import Stubber
-from reservation import db_credentials
-from reservation.db_credentials import DbCredentials, SecretCredentials, database_connect
-from reservation.migrate import bundled_migrations, migrate
-from reservation.settings import Command, load_settings
+from reservation.shared.settings import Command, load_settings
+from reservation.store import db_credentials
+from reservation.store.db_credentials import DbCredentials, SecretCredentials, database_connect
+from reservation.store.migrate import bundled_migrations, migrate
 
 from .conftest import ADMIN_URL, JWT_SECRET, _admin, harness
 

@@ -14,10 +14,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import pytest
-from reservation.db_credentials import database_connect
-from reservation.db_iam import IamTokenLogin
-from reservation.pg_pool import reader_options
-from reservation.settings import Command, Settings, SettingsError, load_settings
+from reservation.shared.settings import Command, Settings, SettingsError, load_settings
+from reservation.store.db_credentials import database_connect
+from reservation.store.db_iam import IamTokenLogin
+from reservation.store.pg_pool import reader_options
 
 PROXY = "flashsale.proxy-c0ffee123456.eu-west-1.rds.amazonaws.com"
 READER = "flashsale-ro.endpoint.proxy-c0ffee123456.eu-west-1.rds.amazonaws.com"

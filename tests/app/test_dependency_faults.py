@@ -12,12 +12,12 @@ import asyncpg
 import httpx
 import pytest
 import redis.exceptions
-from reservation import store
-from reservation.app import _keep_session  # the app's pools keep session settings, as a failover's do
-from reservation.errors import is_dependency_error
-from reservation.models import NewSale
-from reservation.pg_pool import connection_options
-from reservation.settings import Settings
+from reservation.domain.errors import is_dependency_error
+from reservation.domain.models import NewSale
+from reservation.http.app import _keep_session  # the app's pools keep session settings, as a failover's do
+from reservation.shared.settings import Settings
+from reservation.store import store
+from reservation.store.pg_pool import connection_options
 
 from .conftest import ADMIN, Harness, bearer, check_invariant
 
@@ -230,7 +230,7 @@ def test_a_commit_nobody_can_read_back_keeps_its_units_held_for_a_retry(with_app
             raise ConnectionRefusedError(111, "Connection refused")
 
         monkeypatch.setattr(store, "committed_among", unreadable)
-        monkeypatch.setattr("reservation.committer._RESOLVE_WAIT", (0.0, 0.0))
+        monkeypatch.setattr("reservation.store.committer._RESOLVE_WAIT", (0.0, 0.0))
         attempt = asyncio.create_task(h.reserve(sale, "alice", 2, key="alice-1"))
         pid = await _committing_backend(h)
         (conn,) = [c._con for c in h.runtime.pool._holders if c._con and c._con.get_server_pid() == pid]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from reservation.cli import build_parser
+from reservation.runtime.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app"
@@ -164,6 +164,17 @@ def test_the_builder_commands_install_a_working_non_editable_service(tmp_path):
     ).stdout
     assert "{serve,migrate,relay}" in help_text
     installed = venv / "lib" / "python3.11" / "site-packages" / "reservation"
-    assert (installed / "lua" / "reserve.lua").is_file() and (installed / "migrations" / "001_schema.sql").is_file()
+    assert (installed / "gate" / "lua" / "reserve.lua").is_file()
+    assert (installed / "store" / "migrations" / "001_schema.sql").is_file()
+    # The package data loads through the installed package's own loaders, and `python -m reservation` runs.
+    loaders = (
+        "from reservation.gate.scripts import LuaScript; from reservation.store.migrate import bundled_migrations; "
+        "assert LuaScript.bundled('reserve').source; assert bundled_migrations()"
+    )
+    subprocess.run([venv / "bin" / "python", "-c", loaders], cwd=tmp_path, check=True, timeout=60)
+    as_module = subprocess.run(
+        [venv / "bin" / "python", "-m", "reservation", "--help"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert "{serve,migrate,relay}" in as_module.stdout
     # Non-editable: the code is copied into site-packages, no .pth points back at the sources.
     assert not list(venv.glob("lib/python3.11/site-packages/*.pth"))

@@ -9,10 +9,10 @@ from dataclasses import replace
 
 import jsonschema
 import pytest
-from reservation import cloudwatch_metrics as cw
-from reservation.emf import EmfReporter, quantile
-from reservation.metrics import Metrics
-from reservation.settings import Settings
+from reservation.shared import cloudwatch_metrics as cw
+from reservation.shared.emf import EmfReporter, quantile
+from reservation.shared.metrics import Metrics
+from reservation.shared.settings import Settings
 
 from .conftest import harness
 

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 import redis.asyncio as redis
-from reservation import store
-from reservation.gate import Outcome
-from reservation.keys import sale_keys
-from reservation.models import Reservation, Status
-from reservation.rebuild import rebuild_sale
+from reservation.domain.keys import sale_keys
+from reservation.domain.models import Reservation, Status
+from reservation.gate.gate import Outcome
+from reservation.gate.rebuild import rebuild_sale
+from reservation.store import store
 
 from .conftest import REDIS_MODES, Harness, bearer, check_invariant
 

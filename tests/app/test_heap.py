@@ -7,7 +7,7 @@ import weakref
 from collections.abc import Iterator
 
 import pytest
-from reservation.heap import YOUNG_THRESHOLD, freeze_startup_heap
+from reservation.shared.heap import YOUNG_THRESHOLD, freeze_startup_heap
 
 from .conftest import Harness
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from reservation.openapi import OPENAPI
+from reservation.http.openapi import OPENAPI
 
 from bench.run import Config
 from bench.run import server as bench_server

@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 import redis.exceptions
 from pythonjsonlogger.json import JsonFormatter
-from reservation import errors, store
-from reservation.keys import sale_keys
-from reservation.logs import RateLimitedLog, configure_logging
+from reservation.domain.keys import sale_keys
+from reservation.http import errors
+from reservation.shared.logs import RateLimitedLog, configure_logging
+from reservation.store import store
 
 from .conftest import Harness, bearer
 
@@ -65,7 +66,7 @@ def test_a_hot_path_503_logs_json_with_the_albs_trace_id_and_the_sale(with_app, 
         r = await h.client.post(f"/sales/{sale}/reservations", json={"quantity": 1}, headers=headers)
         assert r.status_code == 503 and r.headers["X-Request-Id"] == TRACE
         [line] = json_lines()
-        assert line["level"] == "WARNING" and line["logger"] == "reservation.errors"
+        assert line["level"] == "WARNING" and line["logger"] == "reservation.http.errors"
         assert line["message"] == "dependency unavailable: ConnectionError: Connection reset by peer"
         assert line["trace_id"] == TRACE and line["sale_id"] == sale
         stamp = datetime.fromisoformat(line["timestamp"])
@@ -182,7 +183,7 @@ def test_the_reapers_failure_for_a_sale_names_it_as_a_field_once_per_interval(wi
         failures = [line for line in json_lines() if line.get("sale_id") == poisoned and line["level"] == "ERROR"]
         assert len(failures) == 1, failures
         [line] = failures
-        assert line["logger"] == "reservation.reaper" and line["task"] == "reconcile"
+        assert line["logger"] == "reservation.gate.reaper" and line["task"] == "reconcile"
         assert "WRONGTYPE" in line["exc_info"]
 
     with_app(body)

@@ -9,7 +9,7 @@ import sys
 import uuid
 
 import asyncpg
-from reservation.migrate import bundled_migrations, migrate
+from reservation.store.migrate import bundled_migrations, migrate
 
 from .conftest import ADMIN_URL, JWT_SECRET, _admin
 

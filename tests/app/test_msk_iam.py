@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from confluent_kafka import Producer
-from reservation.kafka_producer import KafkaAuth, KafkaSettings, producer_config
-from reservation.msk_iam import MskIamTokenProvider
-from reservation.settings import Command, Settings, SettingsError, load_settings
+from reservation.relay.kafka_producer import KafkaAuth, KafkaSettings, producer_config
+from reservation.relay.msk_iam import MskIamTokenProvider
+from reservation.shared.settings import Command, Settings, SettingsError, load_settings
 
 REGION = "eu-west-1"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import msgspec
-from reservation import bodies
-from reservation.app import create_app
-from reservation.openapi import OPENAPI
+from reservation.domain import bodies
+from reservation.http.app import create_app
+from reservation.http.openapi import OPENAPI
 
 from .conftest import ADMIN, Harness, bearer
 

@@ -7,8 +7,8 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from reservation import store
-from reservation.models import Reservation, Status
+from reservation.domain.models import Reservation, Status
+from reservation.store import store
 
 from .conftest import Harness, bearer
 

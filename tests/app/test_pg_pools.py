@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from reservation.models import NewSale
-from reservation.pg_pool import READER_APPLICATION_NAME
-from reservation.settings import Settings
+from reservation.domain.models import NewSale
+from reservation.shared.settings import Settings
+from reservation.store.pg_pool import READER_APPLICATION_NAME
 
 from .conftest import ADMIN, Harness, bearer, harness
 

@@ -10,8 +10,8 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from reservation.migrate import migrate
-from reservation.settings import Settings
+from reservation.shared.settings import Settings
+from reservation.store.migrate import migrate
 
 from .conftest import ADMIN, Harness, bearer, check_invariant, harness
 from .private_postgres import PrivatePostgres, private_postgres

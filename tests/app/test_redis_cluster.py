@@ -16,14 +16,14 @@ import pytest
 import redis
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
-from reservation.cluster_runner import ClusterBatchingRunner, script_runner
-from reservation.keys import sale_keys
-from reservation.redis_client import create_redis
-from reservation.redis_pipe import Endpoint
-from reservation.scripts import LuaScript
-from reservation.settings import Settings
+from reservation.domain.keys import sale_keys
+from reservation.gate.cluster_runner import ClusterBatchingRunner, script_runner
+from reservation.gate.redis_client import create_redis
+from reservation.gate.redis_pipe import Endpoint
+from reservation.gate.scripts import LuaScript
+from reservation.shared.settings import Settings
 
-LUA = resources.files("reservation") / "lua"
+LUA = resources.files("reservation.gate") / "lua"
 # How gate.py passes one sale's keys (all of them, from keys.py) to a script.
 SALE_KEYS_EXPRESSIONS = {"script_keys(sale_id)", "sale_keys(sale_id).all()"}
 REDIS_CALL = re.compile(r"redis\.call\(\s*'(\w+)'\s*(?:,\s*([^,)]+))?")
@@ -73,7 +73,7 @@ def test_lua_scripts_touch_only_the_keys_they_are_given(script: str):
 
 
 def test_every_gate_script_call_passes_one_sales_keys():
-    tree = ast.parse(resources.files("reservation").joinpath("gate.py").read_text())
+    tree = ast.parse(resources.files("reservation.gate").joinpath("gate.py").read_text())
     calls = [
         node
         for node in ast.walk(tree)
@@ -153,7 +153,7 @@ def test_a_node_that_stops_answering_fails_its_calls_and_the_next_calls_reconnec
 ):
     slow = LuaScript("slow-cluster", "local n = 0 for i = 1, 200000000 do n = n + i end return 1")
     echo = LuaScript("echo-cluster-reconnect", "return ARGV[1]")
-    monkeypatch.setattr("reservation.cluster_runner.READ_TIMEOUT", 0.2)
+    monkeypatch.setattr("reservation.gate.cluster_runner.READ_TIMEOUT", 0.2)
 
     async def run():
         client = RedisCluster.from_url(redis_cluster_url, decode_responses=True)

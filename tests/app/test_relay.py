@@ -10,9 +10,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from reservation.health import Readiness
-from reservation.kafka_producer import KafkaSettings, make_producer
-from reservation.relay import BatchResult, OutboxRelay, OutboxRow, RelayConfig, in_key_order
+from reservation.relay.kafka_producer import KafkaSettings, make_producer
+from reservation.relay.relay import BatchResult, OutboxRelay, OutboxRow, RelayConfig, in_key_order
+from reservation.shared.health import Readiness
 
 from tests.app.relay_support import (
     assert_in_id_order_per_key,

@@ -14,11 +14,11 @@ import asyncpg
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from reservation import cloudwatch_metrics as cw
-from reservation.kafka_producer import KafkaSettings, make_producer
-from reservation.relay import OutboxRelay, RelayConfig
-from reservation.relay_metrics import BACKLOG_QUERY, RelayEmfReporter, RelayMetrics
-from reservation.settings import Command, SettingsError, load_settings
+from reservation.relay.kafka_producer import KafkaSettings, make_producer
+from reservation.relay.relay import OutboxRelay, RelayConfig
+from reservation.relay.relay_metrics import BACKLOG_QUERY, RelayEmfReporter, RelayMetrics
+from reservation.shared import cloudwatch_metrics as cw
+from reservation.shared.settings import Command, SettingsError, load_settings
 
 from tests.app.relay_support import insert_outbox, mock_kafka, pg_database, unpublished_ids
 from tests.app.test_emf import assert_valid_emf

@@ -6,8 +6,8 @@ import asyncio
 import uuid
 
 import pytest
-from reservation.keys import script_keys
-from reservation.rebuild import rebuild_sale
+from reservation.domain.keys import script_keys
+from reservation.gate.rebuild import rebuild_sale
 
 from .conftest import ADMIN, REDIS_MODES, Harness, bearer
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
-from reservation.store import SALE_LOCK_NS
+from reservation.store.store import SALE_LOCK_NS
 
 from .conftest import ADMIN, JWT_SECRET, bearer
 

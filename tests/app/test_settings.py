@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from reservation.settings import DEV_JWT_SECRET, Command, SettingsError, load_settings
+from reservation.shared.settings import DEV_JWT_SECRET, Command, SettingsError, load_settings
 
 DB = {"DATABASE_URL": "postgresql://u:p@db:5432/app"}
 BASE = DB | {"REDIS_URL": "redis://cache:6379/0", "JWT_SECRET": "x" * 32}

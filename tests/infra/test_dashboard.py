@@ -1,6 +1,6 @@
 """The sale-day dashboard and the sale alarms name only metrics that something emits.
 
-The service's metrics (namespace FlashSale) are checked against reservation.cloudwatch_metrics, the
+The service's metrics (namespace FlashSale) are checked against reservation.shared.cloudwatch_metrics, the
 definition the EMF reporter emits from (tests/app/test_emf.py checks that side), on every stack.
 """
 
@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 import pytest
-from reservation import cloudwatch_metrics as cw
+from reservation.shared import cloudwatch_metrics as cw
 
 from components.config import StackConfig
 from components.dashboard import DashboardValues, dashboard_body

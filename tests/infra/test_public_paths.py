@@ -8,11 +8,11 @@ import re
 import uuid
 from fnmatch import fnmatchcase
 
-from reservation.api import Handlers
-from reservation.hot_path import PATH as RESERVE_PATH
-from reservation.internal import internal_routes
-from reservation.metrics import Metrics
-from reservation.settings import DEFAULT_INTERNAL_PORT
+from reservation.http.api import Handlers
+from reservation.http.hot_path import PATH as RESERVE_PATH
+from reservation.http.internal import internal_routes
+from reservation.shared.metrics import Metrics
+from reservation.shared.settings import DEFAULT_INTERNAL_PORT
 
 from components.config import StackConfig
 from tests.infra.compute import INGRESS, LISTENER, LISTENER_RULE, arn_of
