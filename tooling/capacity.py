@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from components.config import ConfigError, SaleWindow, ServiceConfig, StackConfig, parse_config
 from components.kafka import replication
+from stackconfig import ConfigError, SaleWindow, ServiceConfig, StackConfig, parse_config
 from tooling.measured import MeasuredCapacityError, WorkerCapacity
 from tooling.measured import load as load_measured
 from tooling.stack_files import ROOT, StackNotFound, load_stack_files
@@ -30,7 +30,7 @@ TASKS, REDIS, DATABASE, KAFKA = "tasks", "Redis (the sale's shard)", "database (
 
 def load_stack_config(stack: str) -> StackConfig:
     """The stack's configuration as the program sees it: Pulumi.yaml defaults + Pulumi.<stack>.yaml, checked
-    by components/config.py (the same files tooling/plan.py runs the program with)."""
+    by stackconfig/ (the same files tooling/plan.py runs the program with)."""
     files = load_stack_files(stack)
     prefix = f"{files.project}:"
     raw = {key[len(prefix) :]: value for key, value in files.config.items() if key.startswith(prefix)}

@@ -14,7 +14,7 @@ from reservation.internal import internal_routes
 from reservation.metrics import Metrics
 from reservation.settings import DEFAULT_INTERNAL_PORT
 
-from components.config import StackConfig
+from stackconfig import StackConfig
 from tests.infra.compute import INGRESS, LISTENER, LISTENER_RULE, arn_of
 from tooling.mock_runtime import ProgramRun
 

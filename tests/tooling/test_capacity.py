@@ -34,7 +34,7 @@ TIERS = Tiers(
 
 
 def _service(cfg, **changes):
-    return dataclasses.replace(cfg.web_services[0], **changes)
+    return cfg.web_services[0].model_copy(update=changes)
 
 
 @pytest.mark.parametrize(("cpu", "expected"), [(256, 250), (512, 500), (1024, 1_000), (2048, 1_000), (4096, 1_000)])
