@@ -25,8 +25,8 @@ class Model(BaseModel):
 
 
 def problem(allowed: str, *shown: Any) -> PydanticCustomError:
-    """A check's failure; `allowed` is the whole message after `key = value: `. `shown` (one value) replaces
-    the field's value in the message, e.g. the one bad entry of a list."""
+    """A check's failure; `allowed` is the whole message after `key = value: `. `shown` (one value) is the
+    value the message names instead of the raw text: the number read from it, or a list's one bad entry."""
     return PydanticCustomError("stack_config", allowed, {"shown": shown[0]} if shown else None)
 
 

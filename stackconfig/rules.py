@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from stackconfig.allowed import FARGATE_MEMORY, MAX_DEPLOY_MINUTES, SERVICE_COMMANDS
 from stackconfig.compute import CapacityConfig, DeployConfig, ImageConfig, SaleWindow, ServiceConfig
@@ -227,7 +228,8 @@ def windows_apart(windows: tuple[SaleWindow, ...], services: tuple[ServiceConfig
     """Each window's end restores the service's own floor: an overlapping window would lose its raised floor."""
 
     def span(w: SaleWindow) -> tuple[datetime, datetime]:
-        return w._local(w.scale_up_at), w._local(w.end)
+        zone = ZoneInfo(w.timezone)
+        return w.scale_up_at.replace(tzinfo=zone), w.end.replace(tzinfo=zone)
 
     valid = [w for w in windows if w.end > w.start]
     found = []
