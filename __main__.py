@@ -8,7 +8,6 @@ from components.autoscaling import RequestMetricArgs, ServiceAutoscaling, Servic
 from components.cache import Cache, CacheArgs
 from components.certificate import DnsCertificate, DnsCertificateArgs
 from components.cluster import Cluster, ClusterArgs
-from components.config import load_config
 from components.dashboard import Dashboard, DashboardArgs
 from components.data_endpoints import DataEndpoints
 from components.database import Database, DatabaseArgs
@@ -22,6 +21,7 @@ from components.network import Network, NetworkArgs
 from components.sale_alarms import SaleAlarms, SaleAlarmsArgs
 from components.service import FargateService, FargateServiceArgs, ServiceRoutingArgs
 from components.web_firewall import WebFirewall, WebFirewallArgs
+from stackconfig import load_config
 
 cfg = load_config()
 for window in cfg.ended_sale_windows:

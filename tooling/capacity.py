@@ -15,7 +15,6 @@ import argparse
 import sys
 from dataclasses import dataclass
 
-from components.config import ConfigError, SaleWindow, ServiceConfig, StackConfig, parse_config
 from components.kafka import replication
 from sizing import SizingError
 from sizing import measured as sizing_measured
@@ -34,12 +33,13 @@ from sizing.arithmetic import (
 )
 from sizing.measured import WorkerCapacity
 from sizing.tiers import Tiers
+from stackconfig import ConfigError, SaleWindow, ServiceConfig, StackConfig, parse_config
 from tooling.stack_files import StackNotFound, load_stack_files
 
 
 def load_stack_config(stack: str) -> StackConfig:
     """The stack's configuration as the program sees it: Pulumi.yaml defaults + Pulumi.<stack>.yaml, checked
-    by components/config.py (the same files tooling/plan.py runs the program with)."""
+    by stackconfig/ (the same files tooling/plan.py runs the program with)."""
     files = load_stack_files(stack)
     prefix = f"{files.project}:"
     raw = {key[len(prefix) :]: value for key, value in files.config.items() if key.startswith(prefix)}

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from components.config import ConfigError, StackConfig
+from stackconfig import ConfigError, StackConfig
 from tooling.capacity import load_stack_config
 from tooling.mock_runtime import ProgramRun, RecordedResource, run_program
 from tooling.stack_files import ROOT, StackNotFound

@@ -13,7 +13,7 @@ import sys
 from collections import Counter
 from typing import Any
 
-from components.config import ConfigError
+from stackconfig import ConfigError
 from tooling.mock_runtime import ProgramRun, RecordedResource, run_program
 from tooling.stack_files import StackNotFound
 

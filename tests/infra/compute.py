@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from components.config import ServiceConfig, StackConfig
+from stackconfig import ServiceConfig, StackConfig
 from tooling.mock_outputs import mock_id, resource_outputs
 from tooling.mock_runtime import ProgramRun, RecordedResource
 

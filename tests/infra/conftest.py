@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.config import NAMESPACE, StackConfig, parse_config
+from stackconfig import NAMESPACE, StackConfig, parse_config
 from tooling.mock_runtime import ProgramRun, run_program
 from tooling.stack_files import load_stack_files, stack_names
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from components.alarms import MAX_ALARM_METRICS, cache_node_ids
-from components.config import StackConfig
+from stackconfig import StackConfig
 from tests.infra.compute import ALARM, arn_of, component, services_in
 from tooling.mock_outputs import ACCOUNT
 from tooling.mock_runtime import ProgramRun, run_program

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import components.config
-from components.config import ConfigError, ServiceConfig, StackConfig
+import stackconfig.load
+from stackconfig import ConfigError, ServiceConfig, StackConfig
 from tests.infra.compute import child, component, load_balancer, services_in
 from tooling.mock_runtime import ProgramRun, RecordedResource, run_program
 
@@ -116,11 +116,11 @@ def test_prod_black_friday_floor_rises_twenty_minutes_early_in_berlin_time(run: 
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch):
-    """Sets the program's clock (components.config.utc_now) to a fixed UTC time."""
+    """Sets the program's clock (stackconfig.load.utc_now) to a fixed UTC time."""
 
     def set_to(moment: str) -> datetime:
         now = datetime.fromisoformat(moment).replace(tzinfo=UTC)
-        monkeypatch.setattr(components.config, "utc_now", lambda: now)
+        monkeypatch.setattr(stackconfig.load, "utc_now", lambda: now)
         return now
 
     set_to("2026-11-01T00:00")

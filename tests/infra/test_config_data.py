@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import parse_config
+from stackconfig import parse_config
 from tests.infra.test_config import one_problem, raw_for
 
 

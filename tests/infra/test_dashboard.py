@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from reservation.shared import cloudwatch_metrics as cw
 
-from components.config import StackConfig
 from components.dashboard import DashboardValues, dashboard_body
+from stackconfig import StackConfig
 from tests.infra.compute import ALARM, arn_of
 from tooling.mock_outputs import resource_outputs
 from tooling.mock_runtime import ProgramRun

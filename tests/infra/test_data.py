@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from components.cache import AUTH_TOKEN_LENGTH, AUTH_TOKEN_SPECIALS, parameter_group_family
-from components.config import StackConfig
+from stackconfig import StackConfig
 from tests.infra.conftest import policy_document
 from tooling.mock_outputs import mock_id, resource_outputs
 from tooling.mock_runtime import ProgramRun, RecordedResource, run_program

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import ConfigError, StackConfig
 from components.disaster_recovery import BACKUP_ROLE_POLICIES
+from stackconfig import ConfigError, StackConfig
 from tests.infra.conftest import STACKS, policy_document
 from tooling.mock_runtime import ProgramRun, RecordedResource, run_program
 

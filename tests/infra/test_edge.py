@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from components.config import StackConfig
+from stackconfig import StackConfig
 from tests.infra.compute import (
     HTTPS_OVERRIDES,
     INGRESS,

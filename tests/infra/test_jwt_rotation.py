@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from components.config import StackConfig
 from components.jwt_key import keyset, slot_keepers
+from stackconfig import StackConfig
 from tests.infra.compute import child, containers, services_in
 from tests.infra.test_data import is_secret
 from tooling.mock_runtime import ProgramRun, run_program

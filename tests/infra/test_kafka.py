@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from components.config import StackConfig
 from components.kafka import VOLUME_SIZE_PATH, replication
+from stackconfig import StackConfig
 from tooling.mock_outputs import resource_outputs
 from tooling.mock_runtime import ProgramRun, RecordedResource
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from components.config import StackConfig
 from components.network import INTERFACE_ENDPOINT_SERVICES, subnet_masks
+from stackconfig import StackConfig
 from tests.infra.conftest import policy_document
 from tooling.mock_outputs import mock_id, resource_outputs
 from tooling.mock_runtime import ProgramRun, RecordedResource

@@ -14,7 +14,7 @@ from reservation.http.internal import internal_routes
 from reservation.shared.metrics import Metrics
 from reservation.shared.settings import DEFAULT_INTERNAL_PORT
 
-from components.config import StackConfig
+from stackconfig import StackConfig
 from tests.infra.compute import INGRESS, LISTENER, LISTENER_RULE, arn_of
 from tooling.mock_runtime import ProgramRun
 

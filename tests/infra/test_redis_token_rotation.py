@@ -8,7 +8,7 @@ import pytest
 from botocore.session import get_session
 
 from components.cache import auth_token_update_strategy
-from components.config import StackConfig
+from stackconfig import StackConfig
 from tests.infra.compute import containers, services_in
 from tests.infra.test_config import one_problem
 from tests.infra.test_data import CACHE, PASSWORD, REDIS, only

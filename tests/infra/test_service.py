@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from components.config import DEPLOY_START_MINUTES, MAX_DEPLOY_MINUTES, ConfigError, ServiceConfig, StackConfig
 from components.task_containers import METRICS_NAMESPACE
+from stackconfig import ConfigError, ServiceConfig, StackConfig
+from stackconfig.allowed import DEPLOY_START_MINUTES, MAX_DEPLOY_MINUTES
 from tests.infra.compute import (
     ROLE,
     TARGET_GROUP,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 import allowed_values
-from components.config import NAMESPACE, ConfigError, StackConfig, parse_config
 from policy.registry import ALL_POLICIES
+from stackconfig import NAMESPACE, ConfigError, StackConfig, parse_config
 from tooling.stack_files import load_stack_files, stack_names
 
 

@@ -82,7 +82,7 @@ def test_render_says_when_the_alb_reservation_is_below_the_burst() -> None:
     text = capacity.render(cfg, WORKER, TIERS, rate=20_000)
     assert "; the ALB needs 80.0 LCU at once, 0 reserved" in text
     assert "ALB       200.0 LCU (new connections); reserved: 0 (above it the ALB scales during the burst" in text
-    reserved = dataclasses.replace(cfg, alb=dataclasses.replace(cfg.alb, reserved_capacity_units=200))
+    reserved = cfg.model_copy(update={"alb": cfg.alb.model_copy(update={"reserved_capacity_units": 200})})
     text = capacity.render(reserved, WORKER, TIERS, rate=20_000)
     assert "the ALB needs" not in text and "ALB       200.0 LCU (new connections); reserved: 200\n" in text
     assert ALB not in capacity.sizings(cfg, WORKER, TIERS)[0].carries  # it scales: never the bottleneck

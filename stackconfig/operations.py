@@ -1,0 +1,50 @@
+"""Operations: the stack-wide keys (environment, data protection, log retention), JWT key rotation, alarms."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from stackconfig.allowed import ENVIRONMENTS
+from stackconfig.base import Bool, Float, Int, LogRetention, Model, StrList, between, problem
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class StackSettings(Model):
+    """The keys outside any tier: `flashsale:environment`, `flashsale:protectData`, `flashsale:logRetentionDays`."""
+
+    environment: Literal[ENVIRONMENTS] = "dev"
+    protect_data: Bool = False
+    log_retention_days: LogRetention = 14
+
+
+class JwtConfig(Model):
+    # Raise by one to rotate the API's signing key (components/jwt_key.py).
+    key_generation: Annotated[Int, between(0, 1_000_000)] = 0
+
+
+def _emails(emails: tuple[str, ...]) -> tuple[str, ...]:
+    for email in emails:
+        if not _EMAIL.match(email):
+            raise problem("each entry must be an email address", email)
+    return emails
+
+
+_Percent = Annotated[Float, between(0.01, 100)]
+
+
+class AlarmsConfig(Model):
+    emails: Annotated[StrList, AfterValidator(_emails)] = ()
+    p99_latency_ms: Annotated[Int, between(10, 60000)] = 500
+    http_5xx_percent: _Percent = Field(1.0, alias="http5xxPercent")
+    database_connections: Annotated[Int, between(1, 100000)] = 150
+    dependency_failure_percent: _Percent = 1.0  # sale alarm: share of reservation attempts answered 503
+    relay_lag_seconds: Annotated[Int, between(10, 86400)] = 300  # sale alarm: age of the oldest unpublished outbox row
+
+
+def tags(project: str, environment: str, stack: str) -> dict[str, str]:
+    """The tags every resource carries (the provider's default tags)."""
+    return {"project": project, "environment": environment, "stack": stack, "managed-by": "pulumi"}
