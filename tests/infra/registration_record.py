@@ -32,6 +32,52 @@ from tooling.mock_runtime import ProgramRun, RecordedResource, run_program
 from tooling.stack_files import stack_names
 
 DIRECTORY = Path(__file__).resolve().parent / "registrations"
+_CERTIFICATE = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-aaaa-bbbb-cccc"
+# Besides each stack as it is: variants that reach what the stack files leave out (Aurora with readers,
+# HTTPS with a given certificate, several CIDRs, addresses and windows, canary and linear deployments, a
+# replica in dev), so the record covers every branch and every resource made from a list.
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "prod-variant": (
+        "prod",
+        {
+            "flashsale:database.engine": "aurora-postgresql",
+            "flashsale:database.auroraReaders": 2,
+            "flashsale:alb.certificateArn": _CERTIFICATE,
+            "flashsale:alb.domainName": "",
+            "flashsale:alb.hostedZoneId": "",
+            "flashsale:alb.testListenerCidrs": ["203.0.113.0/24", "2001:db8::/32"],
+            "flashsale:alb.reservedCapacityUnits": 100,
+            "flashsale:network.albIngressCidrs": ["198.51.100.0/24", "203.0.113.0/24"],
+            "flashsale:alarms.emails": ["oncall@flashsale.example.com", "sre@flashsale.example.com"],
+            "flashsale:deploy.strategy": "CANARY",
+        },
+    ),
+    "dev-variant": (
+        "dev",
+        {
+            "flashsale:cache.replicasPerShard": 1,
+            "flashsale:database.proxy": True,
+            "flashsale:deploy.strategy": "LINEAR",
+            "flashsale:alb.accessLogs": True,
+            "flashsale:waf.managedCommonRules": True,
+            "flashsale:saleWindows": [
+                {"name": "spring", "start": "2031-03-20T10:00", "end": "2031-03-20T12:00", "minTasks": 4},
+                {"name": "autumn", "start": "2031-09-20T10:00", "end": "2031-09-20T12:00", "minTasks": 6},
+            ],
+        },
+    ),
+}
+
+
+def records() -> list[str]:
+    """Every record kept: one per stack, and the variants."""
+    return [*stack_names(), *VARIANTS]
+
+
+def run_record(name: str) -> ProgramRun:
+    stack, overrides = VARIANTS.get(name, (name, {}))
+    return run_program(stack, overrides=overrides)
+
 
 _CONTEXT_TAG = re.compile(r"ctx-[0-9a-f]{64}")
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
@@ -114,14 +160,14 @@ def render(entries: list[dict[str, Any]]) -> str:
     return json.dumps(entries, indent=1, sort_keys=True, default=str) + "\n"
 
 
-def difference(stack: str, actual: str) -> str:
-    """A unified diff from the stored record to `actual` ('' when they are equal)."""
-    stored = path_for(stack).read_text() if path_for(stack).exists() else ""
+def difference(name: str, actual: str) -> str:
+    """A unified diff from the stored record `name` to `actual` ('' when they are equal)."""
+    stored = path_for(name).read_text() if path_for(name).exists() else ""
     lines = difflib.unified_diff(
         stored.splitlines(keepends=True),
         actual.splitlines(keepends=True),
-        fromfile=f"registrations/{stack}.json (stored)",
-        tofile=f"{stack} (this program)",
+        fromfile=f"registrations/{name}.json (stored)",
+        tofile=f"{name} (this program)",
     )
     return "".join(lines)
 
@@ -129,11 +175,11 @@ def difference(stack: str, actual: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--update", action="store_true", help="rewrite the stored records from the program")
-    parser.add_argument("--stack", action="append", help="only this stack (repeatable); default: every stack")
+    parser.add_argument("--only", action="append", choices=records(), help="only this record (repeatable)")
     args = parser.parse_args(argv)
     changed = False
-    for stack in args.stack or stack_names():
-        actual = render(record(run_program(stack)))
+    for stack in args.only or records():
+        actual = render(record(run_record(stack)))
         diff = difference(stack, actual)
         if not diff:
             print(f"{stack}: unchanged")
