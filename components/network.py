@@ -14,7 +14,6 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
-from components.config import NetworkConfig
 from components.iam import account_id, account_scoped_trust_policy
 
 POSTGRES_PORT = 5432
@@ -28,9 +27,22 @@ INTERFACE_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "
 
 @dataclass(frozen=True)
 class NetworkArgs:
-    config: NetworkConfig
     region: str
+    """Region of the VPC, for the endpoint service names (com.amazonaws.<region>.<service>). Required."""
     app_ports: tuple[int, ...]
+    """Ports the services listen on: the ALB may reach the tasks on these only. Required."""
+    cidr: str = "10.0.0.0/16"
+    """VPC IPv4 CIDR block (private). Default 10.0.0.0/16."""
+    az_count: int = 2
+    """Availability zones the subnets spread over. Default 2."""
+    nat_strategy: str = "Single"
+    """awsx NAT gateway strategy: Single, OnePerAz or None. Default Single."""
+    interface_endpoints: bool = False
+    """Interface endpoints for ECR, CloudWatch Logs, Secrets Manager and STS. Default False."""
+    flow_log_retention_days: int = 14
+    """Retention of the VPC flow-log group, days. Default 14."""
+    alb_ingress_cidrs: tuple[str, ...] = ()
+    """CIDR blocks that may reach the load balancer on 80/443. Default none: the ALB is closed until opened."""
 
 
 def subnet_masks(cidr: str) -> dict[str, int]:
@@ -49,14 +61,13 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("flashsale:network:Network", name, None, opts)
-        cfg = args.config
         child = pulumi.ResourceOptions(parent=self)
-        masks = subnet_masks(cfg.cidr)
+        masks = subnet_masks(args.cidr)
 
         vpc = awsx.ec2.Vpc(
             f"{name}-vpc",
-            cidr_block=cfg.cidr,
-            number_of_availability_zones=cfg.az_count,
+            cidr_block=args.cidr,
+            number_of_availability_zones=args.az_count,
             # Auto from day one: switching from Legacy later moves every subnet.
             subnet_strategy=awsx.ec2.SubnetAllocationStrategy.AUTO,
             subnet_specs=[
@@ -66,7 +77,7 @@ class Network(pulumi.ComponentResource):
                     type=awsx.ec2.SubnetType.ISOLATED, name="isolated", cidr_mask=masks["Isolated"]
                 ),
             ],
-            nat_gateways=awsx.ec2.NatGatewayConfigurationArgs(strategy=awsx.ec2.NatGatewayStrategy(cfg.nat_strategy)),
+            nat_gateways=awsx.ec2.NatGatewayConfigurationArgs(strategy=awsx.ec2.NatGatewayStrategy(args.nat_strategy)),
             enable_dns_hostnames=True,
             enable_dns_support=True,
             # Auto wires the gateway endpoint into every route table the VPC creates.
@@ -130,7 +141,7 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
 
-        for i, cidr in enumerate(cfg.alb_ingress_cidrs):
+        for i, cidr in enumerate(args.alb_ingress_cidrs):
             for port in (HTTP_PORT, HTTPS_PORT):
                 ingress(f"alb-in-{port}-{i}", "alb", port, cidr=cidr)
         for port in args.app_ports:
@@ -148,7 +159,7 @@ class Network(pulumi.ComponentResource):
         egress("service-out-https", "service", HTTPS_PORT, cidr="0.0.0.0/0")
 
         self.interface_endpoint_ids: dict[str, pulumi.Output[str]] = {}
-        if cfg.interface_endpoints:
+        if args.interface_endpoints:
             for service in INTERFACE_ENDPOINT_SERVICES:
                 endpoint = aws.ec2.VpcEndpoint(
                     f"{name}-{service.replace('.', '-')}",
@@ -162,7 +173,7 @@ class Network(pulumi.ComponentResource):
                 )
                 self.interface_endpoint_ids[service] = endpoint.id
 
-        self._flow_logs(name, vpc.vpc_id, cfg.flow_log_retention_days, child)
+        self._flow_logs(name, vpc.vpc_id, args.flow_log_retention_days, child)
 
         self.register_outputs(
             {
