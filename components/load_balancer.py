@@ -15,6 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.iam import assume_role_policy
+from components.network import cidr_key
 
 HTTPS_TEST_PORT = 8443
 HTTP_TEST_PORT = 8080
@@ -147,9 +148,10 @@ class LoadBalancer(pulumi.ComponentResource):
             default_actions=[_not_found()],
             opts=child,
         )
+        # Keyed by CIDR; the alias adopts the rule the index-named version created.
         for i, cidr in enumerate(args.test_listener_cidrs):
             aws.vpc.SecurityGroupIngressRule(
-                f"{name}-test-in-{i}",
+                f"{name}-test-in-{cidr_key(cidr)}",
                 security_group_id=args.security_group_id,
                 ip_protocol="tcp",
                 from_port=test_port,
@@ -157,7 +159,7 @@ class LoadBalancer(pulumi.ComponentResource):
                 cidr_ipv4=cidr if ":" not in cidr else None,
                 cidr_ipv6=cidr if ":" in cidr else None,
                 description=f"blue/green test listener {test_port} from {cidr}",
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=f"{name}-test-in-{i}")]),
             )
 
         role = aws.iam.Role(

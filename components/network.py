@@ -45,6 +45,12 @@ class NetworkArgs:
     """CIDR blocks that may reach the load balancer on 80/443. Default none: the ALB is closed until opened."""
 
 
+def cidr_key(cidr: str) -> str:
+    """A CIDR block as the key in a resource name (10.0.0.0/8 -> 10.0.0.0-8): `::` would split the URN,
+    and a `/` ends up in ids and ARNs derived from the name, so both become dashes."""
+    return cidr.replace(":", "-").replace("/", "-")
+
+
 def subnet_masks(cidr: str) -> dict[str, int]:
     """Private subnets get 1/16 of the VPC each (Fargate takes one IP per task); the rest 1/256."""
     prefix = ipaddress.IPv4Network(cidr).prefixlen
@@ -113,7 +119,15 @@ class Network(pulumi.ComponentResource):
         }
         self.security_group_ids = {role: sg.id for role, sg in groups.items()}
 
-        def ingress(rule: str, group: str, port: int, *, source: str | None = None, cidr: str | None = None) -> None:
+        def ingress(
+            rule: str,
+            group: str,
+            port: int,
+            *,
+            source: str | None = None,
+            cidr: str | None = None,
+            former: str | None = None,
+        ) -> None:
             ip = ipaddress.ip_network(cidr) if cidr else None
             aws.vpc.SecurityGroupIngressRule(
                 f"{name}-{rule}",
@@ -125,7 +139,9 @@ class Network(pulumi.ComponentResource):
                 cidr_ipv4=cidr if ip and ip.version == 4 else None,
                 cidr_ipv6=cidr if ip and ip.version == 6 else None,
                 description=f"{port} from {source or cidr}",
-                opts=child,
+                opts=pulumi.ResourceOptions(
+                    parent=self, aliases=[pulumi.Alias(name=f"{name}-{former}")] if former else None
+                ),
             )
 
         def egress(rule: str, group: str, port: int, *, target: str | None = None, cidr: str | None = None) -> None:
@@ -141,9 +157,11 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
 
+        # Keyed by port and CIDR: removing a block leaves the others' rules alone. The alias adopts the
+        # rule the index-named version created (same list, first deploy after the rename).
         for i, cidr in enumerate(args.alb_ingress_cidrs):
             for port in (HTTP_PORT, HTTPS_PORT):
-                ingress(f"alb-in-{port}-{i}", "alb", port, cidr=cidr)
+                ingress(f"alb-in-{port}-{cidr_key(cidr)}", "alb", port, cidr=cidr, former=f"alb-in-{port}-{i}")
         for port in args.app_ports:
             ingress(f"service-in-{port}", "service", port, source="alb")
             egress(f"alb-out-{port}", "alb", port, target="service")
