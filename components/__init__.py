@@ -1,1 +1,2 @@
-"""Reusable ComponentResources of the flash-sale platform; config.py is their typed configuration."""
+"""Reusable ComponentResources of the flash-sale platform: each declares its own Args and reads no stack
+configuration (stackconfig/component_args.py maps the configuration to them)."""

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.config import AlarmsConfig, CacheConfig
 from components.data_endpoints import DataEndpoints
 from components.kms import data_key
 from components.metric_math import PERIOD, expression_query, metric_query, notify
@@ -26,17 +25,42 @@ MAX_ALARM_METRICS = 10
 
 
 @dataclass(frozen=True)
+class CacheTopology:
+    """The shape of the replication group, which decides its member clusters' ids."""
+
+    cluster_mode: bool = False
+    """Cluster mode on. Default False."""
+    shards: int = 1
+    """Node groups (cluster mode). Default 1."""
+    replicas_per_shard: int = 0
+    """Replicas beside each primary. Default 0."""
+
+
+@dataclass(frozen=True)
 class AlarmsArgs:
-    config: AlarmsConfig
-    prefix: str  # <project>-<stack>-
+    prefix: str
+    """Every alarm's and the topic's name starts with it (<project>-<stack>-). Required."""
     load_balancer_suffix: pulumi.Input[str]
+    """The ALB's ARN suffix (the LoadBalancer dimension). Required."""
     data: DataEndpoints
-    cache: CacheConfig
+    """The data tier's identities (database dimensions, replication group, MSK cluster name). Required."""
     broker_count: int
-    protect_key: bool = False  # protect the topic's KMS key (prod)
+    """MSK brokers: one disk alarm dimension each. Required."""
+    cache: CacheTopology = CacheTopology()
+    """The cache's shape, for its per-node alarms. Default one node."""
+    emails: tuple[str, ...] = ()
+    """Addresses subscribed to the alarm topic (each confirms by mail). Default none."""
+    p99_latency_ms: int = 500
+    """ALB target p99 latency that alarms, ms. Default 500."""
+    http_5xx_percent: float = 1
+    """Share of 5xx responses that alarms, percent. Default 1."""
+    database_connections: int = 150
+    """Database connections that alarm. Default 150."""
+    protect_key: bool = True
+    """protect=True on the topic's KMS key. Default True."""
 
 
-def cache_node_ids(replication_group_id: str, cache: CacheConfig) -> list[str]:
+def cache_node_ids(replication_group_id: str, cache: CacheTopology) -> list[str]:
     """ElastiCache's member cluster ids: <rg>-001.. (one shard), <rg>-0001-001.. (cluster mode)."""
     nodes = range(1, cache.replicas_per_shard + 2)
     if not cache.cluster_mode:
@@ -51,13 +75,13 @@ class Alarms(pulumi.ComponentResource):
     def __init__(self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("flashsale:alarms:Alarms", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        cfg, data = args.config, args.data
+        data = args.data
         self._protect_key = args.protect_key
 
         topic = aws.sns.Topic(
             f"{name}-topic", name=f"{args.prefix}alarms", kms_master_key_id=self._topic_key(name).arn, opts=child
         )
-        for i, email in enumerate(cfg.emails):
+        for i, email in enumerate(args.emails):
             # Keyed by address: removing one address leaves the others (and their confirmations) alone.
             # The alias adopts the subscription the index-named version created (same list, first deploy).
             aws.sns.TopicSubscription(
@@ -130,7 +154,7 @@ class Alarms(pulumi.ComponentResource):
             aws.cloudwatch.MetricAlarm(
                 f"{name}-alb-5xx-rate",
                 name=f"{args.prefix}alb-5xx-rate",
-                alarm_description=f"ALB: 5xx (targets and ALB) above {cfg.http_5xx_percent}% of requests",
+                alarm_description=f"ALB: 5xx (targets and ALB) above {args.http_5xx_percent}% of requests",
                 metric_queries=[
                     alb_metric("target5xx", "HTTPCode_Target_5XX_Count"),
                     alb_metric("elb5xx", "HTTPCode_ELB_5XX_Count"),
@@ -143,14 +167,14 @@ class Alarms(pulumi.ComponentResource):
                 ],
                 evaluation_periods=3,
                 datapoints_to_alarm=2,
-                threshold=cfg.http_5xx_percent,
+                threshold=args.http_5xx_percent,
                 comparison_operator="GreaterThanThreshold",
                 **common,
             ),
             aws.cloudwatch.MetricAlarm(
                 f"{name}-alb-p99-latency",
                 name=f"{args.prefix}alb-p99-latency",
-                alarm_description=f"ALB: target p99 latency above {cfg.p99_latency_ms} ms",
+                alarm_description=f"ALB: target p99 latency above {args.p99_latency_ms} ms",
                 namespace="AWS/ApplicationELB",
                 metric_name="TargetResponseTime",
                 dimensions=alb,
@@ -158,17 +182,17 @@ class Alarms(pulumi.ComponentResource):
                 period=PERIOD,
                 evaluation_periods=3,
                 datapoints_to_alarm=2,
-                threshold=cfg.p99_latency_ms / 1000,
+                threshold=args.p99_latency_ms / 1000,
                 comparison_operator="GreaterThanThreshold",
                 **common,
             ),
             simple(
                 "db-connections",
-                f"Database: more than {cfg.database_connections} connections",
+                f"Database: more than {args.database_connections} connections",
                 "AWS/RDS",
                 "DatabaseConnections",
                 data.database_alarm_dimensions,
-                cfg.database_connections,
+                args.database_connections,
                 stat="Maximum",
             ),
             simple(

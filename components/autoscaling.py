@@ -13,12 +13,11 @@ service's running tasks (Container Insights).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pulumi
 import pulumi_aws as aws
-
-from components.config import AutoscalingConfig, SaleWindow, ServiceConfig
 
 SCALABLE_DIMENSION = "ecs:service:DesiredCount"
 _aas = aws.appautoscaling
@@ -40,14 +39,61 @@ class RequestMetricArgs:
 
 
 @dataclass(frozen=True)
+class SaleWindowArgs:
+    """A sale that raises the service's floor from `lead_minutes` before `start` until `end`."""
+
+    name: str
+    """Names the window's scheduled actions. Required."""
+    start: datetime
+    """When the sale starts, local wall-clock time in `timezone` (naive). Required."""
+    end: datetime
+    """When it ends, local wall-clock time in `timezone` (naive). Required."""
+    timezone: str
+    """IANA time zone of start and end. Required."""
+    min_tasks: int
+    """The raised floor. Required."""
+    lead_minutes: int = 15
+    """How long before the start the floor goes up. Default 15."""
+
+    @property
+    def scale_up_at(self) -> datetime:
+        return self.start - timedelta(minutes=self.lead_minutes)
+
+    def floor_is_up(self, now: datetime) -> bool:
+        """The lead time has started and the sale has not ended: the raised floor applies now."""
+        zone = ZoneInfo(self.timezone)
+        return self.scale_up_at.replace(tzinfo=zone) <= now < self.end.replace(tzinfo=zone)
+
+
+@dataclass(frozen=True)
 class ServiceAutoscalingArgs:
-    service: ServiceConfig
-    config: AutoscalingConfig
-    sale_windows: tuple[SaleWindow, ...]  # the stack's windows still to come; those naming this service apply
-    deployed_at: datetime  # when the program runs: a window whose lead time has started raises the floor now
+    service: str
+    """The service's name as configured (names its scheduled actions). Required."""
     cluster_name: pulumi.Input[str]
+    """The ECS cluster. Required."""
     service_name: pulumi.Input[str]
-    requests: RequestMetricArgs | None = None  # web services only
+    """The ECS service (its output name). Required."""
+    min_tasks: int
+    """The floor outside sale windows. Required."""
+    max_tasks: int
+    """The ceiling. Required."""
+    deployed_at: datetime
+    """When the program runs (timezone-aware): a window whose lead time has started raises the floor now.
+    Required."""
+    sale_windows: tuple[SaleWindowArgs, ...] = ()
+    """The windows still to come that raise this service's floor. Default none."""
+    cpu_target_percent: int = 70
+    """Target tracking on average CPU, percent. Default 70."""
+    memory_target_percent: int = 80
+    """Target tracking on average memory, percent. Default 80."""
+    requests_per_target: int = 6000
+    """Target tracking on ALB requests per task per minute (with `requests`). Default 6000."""
+    scale_out_cooldown_seconds: int = 60
+    """Scale-out cooldown. Default 60."""
+    scale_in_cooldown_seconds: int = 300
+    """Scale-in cooldown. Default 300."""
+    requests: RequestMetricArgs | None = None
+    """Web services: the ALB and target groups whose requests per task are tracked. Default None."""
 
 
 def at(moment: datetime) -> str:
@@ -60,9 +106,8 @@ class ServiceAutoscaling(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ServiceAutoscalingArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("flashsale:autoscaling:ServiceAutoscaling", name, None, opts)
-        svc, cfg = args.service, args.config
         child = pulumi.ResourceOptions(parent=self)
-        windows = [w for w in args.sale_windows if svc.name in w.services]
+        windows = list(args.sale_windows)
         # Deployed during a window's lead time or the sale itself: its one-time floor-up is already past.
         raised_now = [w for w in windows if w.floor_is_up(args.deployed_at)]
 
@@ -71,8 +116,8 @@ class ServiceAutoscaling(pulumi.ComponentResource):
             service_namespace="ecs",
             scalable_dimension=SCALABLE_DIMENSION,
             resource_id=pulumi.Output.concat("service/", args.cluster_name, "/", args.service_name),
-            min_capacity=max([svc.min_tasks, *(w.min_tasks for w in raised_now)]),
-            max_capacity=svc.max_tasks,
+            min_capacity=max([args.min_tasks, *(w.min_tasks for w in raised_now)]),
+            max_capacity=args.max_tasks,
             opts=child,
         )
 
@@ -85,8 +130,8 @@ class ServiceAutoscaling(pulumi.ComponentResource):
                 resource_id=target.resource_id,
                 target_tracking_scaling_policy_configuration=_TT(
                     target_value=target_value,
-                    scale_out_cooldown=cfg.scale_out_cooldown_seconds,
-                    scale_in_cooldown=cfg.scale_in_cooldown_seconds,
+                    scale_out_cooldown=args.scale_out_cooldown_seconds,
+                    scale_in_cooldown=args.scale_in_cooldown_seconds,
                     **metric,
                 ),
                 opts=child,
@@ -94,36 +139,36 @@ class ServiceAutoscaling(pulumi.ComponentResource):
 
         policy(
             "cpu",
-            cfg.cpu_target_percent,
+            args.cpu_target_percent,
             predefined_metric_specification=_PREDEFINED(predefined_metric_type="ECSServiceAverageCPUUtilization"),
         )
         policy(
             "memory",
-            cfg.memory_target_percent,
+            args.memory_target_percent,
             predefined_metric_specification=_PREDEFINED(predefined_metric_type="ECSServiceAverageMemoryUtilization"),
         )
         if args.requests is not None:
             policy(
                 "requests",
-                cfg.requests_per_target,
+                args.requests_per_target,
                 customized_metric_specification=_CUSTOM(metrics=self._requests_per_task(args, args.requests)),
             )
 
         for window in windows:
-            steps = [("floor-restore", window.end, svc.min_tasks)]
+            steps = [("floor-restore", window.end, args.min_tasks)]
             if window not in raised_now:
                 steps.insert(0, ("floor-up", window.scale_up_at, window.min_tasks))
             for step, moment, floor in steps:
                 aws.appautoscaling.ScheduledAction(
                     f"{name}-{window.name}-{step}",
-                    name=f"{svc.name}-{window.name}-{step}",
+                    name=f"{args.service}-{window.name}-{step}",
                     service_namespace=target.service_namespace,
                     scalable_dimension=target.scalable_dimension,
                     resource_id=target.resource_id,
                     schedule=at(moment),
                     timezone=window.timezone,
                     scalable_target_action=aws.appautoscaling.ScheduledActionScalableTargetActionArgs(
-                        min_capacity=floor, max_capacity=svc.max_tasks
+                        min_capacity=floor, max_capacity=args.max_tasks
                     ),
                     opts=child,
                 )

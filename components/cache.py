@@ -14,7 +14,6 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.config import CacheConfig
 from components.kms import data_key
 
 REDIS_PORT = 6379
@@ -44,11 +43,32 @@ def auth_token_update_strategy(generation: int, finalized: int) -> str | None:
 
 @dataclass(frozen=True)
 class CacheArgs:
-    config: CacheConfig
-    protect_data: bool
-    log_retention_days: int
     subnet_ids: pulumi.Input[Sequence[str]]
+    """The isolated subnets of the cache nodes. Required."""
     security_group_id: pulumi.Input[str]
+    """The cache's security group. Required."""
+    engine: str = "redis"
+    """redis or valkey. Default redis."""
+    engine_version: str = "7.1"
+    """Engine version; the parameter-group family follows its major. Default "7.1"."""
+    node_type: str = "cache.t4g.micro"
+    """ElastiCache node type. Default cache.t4g.micro."""
+    cluster_mode: bool = False
+    """Cluster mode (shards x replicas). Default False: one primary with its replicas."""
+    shards: int = 1
+    """Node groups in cluster mode. Default 1."""
+    replicas_per_shard: int = 1
+    """Replicas per shard (>= 1: automatic failover and Multi-AZ). Default 1."""
+    snapshot_retention_days: int = 1
+    """Daily snapshots kept, days. Default 1."""
+    auth_token_generation: int = 0
+    """The current AUTH token's generation; raise by one to rotate. Default 0."""
+    auth_token_finalized_generation: int = 0
+    """The generation whose predecessor is dropped (SET after ROTATE). Default 0."""
+    protect_data: bool = True
+    """protect=True on the group, its key and its secret, and the secret's 30-day recovery. Default True."""
+    log_retention_days: int = 90
+    """Retention of the slow-log group, days. Default 90."""
 
 
 class Cache(pulumi.ComponentResource):
@@ -62,7 +82,6 @@ class Cache(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CacheArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("flashsale:data:Cache", name, None, opts)
-        cfg = args.config
         protect = args.protect_data
         child = pulumi.ResourceOptions(parent=self)
         data = pulumi.ResourceOptions(parent=self, protect=protect)
@@ -76,13 +95,13 @@ class Cache(pulumi.ComponentResource):
         )
         params = aws.elasticache.ParameterGroup(
             f"{name}-params",
-            family=parameter_group_family(cfg.engine, cfg.engine_version),
-            description=f"{name}: noeviction, cluster mode {'on' if cfg.cluster_mode else 'off'}",
+            family=parameter_group_family(args.engine, args.engine_version),
+            description=f"{name}: noeviction, cluster mode {'on' if args.cluster_mode else 'off'}",
             parameters=[
                 # A full cache must refuse writes, never drop stock counters or holds.
                 aws.elasticache.ParameterGroupParameterArgs(name="maxmemory-policy", value="noeviction"),
                 aws.elasticache.ParameterGroupParameterArgs(
-                    name="cluster-enabled", value="yes" if cfg.cluster_mode else "no"
+                    name="cluster-enabled", value="yes" if args.cluster_mode else "no"
                 ),
             ],
             opts=child,
@@ -96,7 +115,7 @@ class Cache(pulumi.ComponentResource):
 
         # Not protected: a rotation replaces it (the secret and the group stay protected). Generation 0 has
         # no keepers, as the token made before rotation existed, so adopting it replaces nothing.
-        generation = cfg.auth_token_generation
+        generation = args.auth_token_generation
         token = random.RandomPassword(
             f"{name}-auth-token",
             length=AUTH_TOKEN_LENGTH,
@@ -121,23 +140,23 @@ class Cache(pulumi.ComponentResource):
         )
 
         # Cluster mode always fails over automatically; without it a replica is needed to fail over to.
-        failover = cfg.cluster_mode or cfg.replicas_per_shard >= 1
+        failover = args.cluster_mode or args.replicas_per_shard >= 1
         shape = (
-            {"num_node_groups": cfg.shards, "replicas_per_node_group": cfg.replicas_per_shard}
-            if cfg.cluster_mode
-            else {"num_cache_clusters": 1 + cfg.replicas_per_shard}
+            {"num_node_groups": args.shards, "replicas_per_node_group": args.replicas_per_shard}
+            if args.cluster_mode
+            else {"num_cache_clusters": 1 + args.replicas_per_shard}
         )
         group = aws.elasticache.ReplicationGroup(
             f"{name}-replication-group",
-            description=f"{name}: reservation gate ({cfg.engine})",
-            engine=cfg.engine,
-            engine_version=cfg.engine_version,
-            node_type=cfg.node_type,
+            description=f"{name}: reservation gate ({args.engine})",
+            engine=args.engine,
+            engine_version=args.engine_version,
+            node_type=args.node_type,
             port=REDIS_PORT,
-            cluster_mode="enabled" if cfg.cluster_mode else "disabled",
+            cluster_mode="enabled" if args.cluster_mode else "disabled",
             **shape,
             automatic_failover_enabled=failover,
-            multi_az_enabled=cfg.replicas_per_shard >= 1,
+            multi_az_enabled=args.replicas_per_shard >= 1,
             subnet_group_name=subnets.name,
             security_group_ids=[args.security_group_id],
             parameter_group_name=params.name,
@@ -146,7 +165,7 @@ class Cache(pulumi.ComponentResource):
             transit_encryption_enabled=True,
             transit_encryption_mode="required",
             auth_token=pulumi.Output.secret(token.result),
-            auth_token_update_strategy=auth_token_update_strategy(generation, cfg.auth_token_finalized_generation),
+            auth_token_update_strategy=auth_token_update_strategy(generation, args.auth_token_finalized_generation),
             log_delivery_configurations=[
                 aws.elasticache.ReplicationGroupLogDeliveryConfigurationArgs(
                     destination=slow_log.name,
@@ -155,7 +174,7 @@ class Cache(pulumi.ComponentResource):
                     log_type="slow-log",
                 )
             ],
-            snapshot_retention_limit=cfg.snapshot_retention_days,
+            snapshot_retention_limit=args.snapshot_retention_days,
             snapshot_window="03:00-04:00",
             maintenance_window="sun:04:30-sun:05:30",
             final_snapshot_identifier=f"{name}-final" if protect else None,
@@ -164,9 +183,9 @@ class Cache(pulumi.ComponentResource):
             opts=data,
         )
 
-        self.cluster_mode = cfg.cluster_mode
+        self.cluster_mode = args.cluster_mode
         # Cluster-mode clients discover shards through the configuration endpoint.
-        self.endpoint = group.configuration_endpoint_address if cfg.cluster_mode else group.primary_endpoint_address
+        self.endpoint = group.configuration_endpoint_address if args.cluster_mode else group.primary_endpoint_address
         self.port = group.port
         self.auth_secret_arn = secret.arn
         # Tasks read the token at this version: a rotated token is a new task definition, so tasks roll.

@@ -15,7 +15,9 @@ import pulumi_aws as aws
 @dataclass(frozen=True)
 class DnsCertificateArgs:
     domain_name: str
+    """The name the certificate is issued for. Required."""
     hosted_zone_id: str
+    """The Route 53 zone holding it, where the validation record goes. Required."""
 
 
 class DnsCertificate(pulumi.ComponentResource):

@@ -7,10 +7,20 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.config import CapacityConfig
+
+@dataclass(frozen=True)
+class CapacityArgs:
+    """How tasks split between on-demand FARGATE and FARGATE_SPOT."""
+
+    on_demand_base: int = 0
+    """Tasks that always run on on-demand FARGATE. Default 0."""
+    on_demand_weight: int = 1
+    """Relative share of FARGATE beyond the base. Default 1."""
+    spot_weight: int = 0
+    """Relative share of FARGATE_SPOT beyond the base (interruptible, X86_64 only). Default 0: no Spot."""
 
 
-def capacity_strategy(capacity: CapacityConfig) -> list[aws.ecs.ServiceCapacityProviderStrategyArgs]:
+def capacity_strategy(capacity: CapacityArgs) -> list[aws.ecs.ServiceCapacityProviderStrategyArgs]:
     """The base runs on on-demand FARGATE; beyond it tasks split by weight (spot is cheaper, interruptible)."""
     return [
         aws.ecs.ServiceCapacityProviderStrategyArgs(
@@ -23,7 +33,9 @@ def capacity_strategy(capacity: CapacityConfig) -> list[aws.ecs.ServiceCapacityP
 @dataclass(frozen=True)
 class ClusterArgs:
     cluster_name: str
-    capacity: CapacityConfig
+    """The ECS cluster's name. Required."""
+    capacity: CapacityArgs = CapacityArgs()
+    """The default capacity provider strategy. Default: on-demand FARGATE only."""
 
 
 class Cluster(pulumi.ComponentResource):

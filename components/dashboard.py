@@ -26,18 +26,21 @@ HEIGHT = 6
 @dataclass(frozen=True)
 class DashboardArgs:
     region: str
-    """Region of every widget (the stack's)."""
+    """Region of every widget (the stack's). Required."""
     load_balancer_suffix: pulumi.Input[str]
-    """The ALB's ARN suffix (app/<name>/<id>), its CloudWatch dimension."""
+    """The ALB's ARN suffix (app/<name>/<id>), its CloudWatch dimension. Required."""
     cluster_name: pulumi.Input[str]
+    """The ECS cluster. Required."""
     service_names: Sequence[pulumi.Input[str]]
-    """ECS services shown with running tasks, CPU and memory."""
+    """ECS services shown with running tasks, CPU and memory. Required."""
     database_dimensions: pulumi.Input[dict[str, str]]
-    """DBInstanceIdentifier (RDS) or DBClusterIdentifier (Aurora)."""
+    """DBInstanceIdentifier (RDS) or DBClusterIdentifier (Aurora). Required."""
     cache_replication_group_id: pulumi.Input[str]
+    """The ElastiCache replication group. Required."""
     kafka_cluster_name: pulumi.Input[str]
+    """The MSK cluster's name (its CloudWatch dimension). Required."""
     namespace: str = cw.DEFAULT_NAMESPACE
-    """Namespace of the service's EMF metrics (the task definition's METRICS_NAMESPACE)."""
+    """Namespace of the service's EMF metrics (the task definition's METRICS_NAMESPACE). Default FlashSale."""
     dashboard_name: str | None = None
     """Default: the component's name."""
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.config import DatabaseConfig
 from components.iam import assume_role_policy
 from components.kms import data_key
 
@@ -29,23 +28,59 @@ MAINTENANCE_WINDOW = "sun:03:30-sun:04:30"
 
 @dataclass(frozen=True)
 class DatabaseArgs:
-    config: DatabaseConfig
-    protect_data: bool
-    log_retention_days: int
-    # Physical identifier of the instance or cluster. Fixed (not auto-named) because RDS writes its
-    # logs to /aws/rds/.../<identifier>/postgresql, and that group must exist first to get a retention.
     identifier: str
+    """Physical identifier of the instance or cluster. Fixed (not auto-named) because RDS writes its logs
+    to /aws/rds/.../<identifier>/postgresql, and that group must exist first to get a retention. Required."""
     vpc_id: pulumi.Input[str]
+    """The VPC (for the proxy's security group). Required."""
     subnet_ids: pulumi.Input[Sequence[str]]
+    """The isolated subnets the database lives in. Required."""
     security_group_id: pulumi.Input[str]
-    # Where the clients run and their security group: the proxy sits with them and admits only them.
+    """The database's security group. Required."""
     proxy_subnet_ids: pulumi.Input[Sequence[str]]
+    """Where the clients run: the proxy sits with them. Required."""
     client_security_group_id: pulumi.Input[str]
-    # Recovery only (RDS): create the instance from these replicated automated backups at their latest
-    # restorable time. The restored storage stays encrypted with the backups' key, which must be given
-    # as `restore_kms_key_arn` so the next `pulumi up` sees no key change (a key change replaces).
+    """The clients' security group: the proxy admits only it. Required."""
+    engine: str = "postgres"
+    """postgres (RDS) or aurora-postgresql (Aurora Serverless v2). Default postgres."""
+    engine_version: str = "16"
+    """The major version (RDS picks the current minor and upgrades it). Default "16"."""
+    instance_class: str = "db.t4g.micro"
+    """RDS instance class (postgres only). Default db.t4g.micro."""
+    allocated_storage_gb: int = 20
+    """gp3 storage at creation, GiB (postgres only). Default 20."""
+    max_allocated_storage_gb: int = 100
+    """Storage autoscaling ceiling, GiB (postgres only). Default 100."""
+    multi_az: bool = True
+    """A standby in a second zone (postgres only). Default True."""
+    aurora_min_acu: float = 0.5
+    """Aurora Serverless v2 floor, ACU. Default 0.5."""
+    aurora_max_acu: float = 4
+    """Aurora Serverless v2 ceiling, ACU. Default 4."""
+    aurora_readers: int = 0
+    """Aurora reader instances beside the writer. Default 0."""
+    backup_retention_days: int = 7
+    """Automated backups kept, days. Default 7."""
+    proxy: bool = False
+    """An RDS Proxy in front of the database. Default False."""
+    db_name: str = "flashsale"
+    """The database created. Default flashsale."""
+    username: str = "flashsale"
+    """The master user (its password is managed by RDS in Secrets Manager). Default flashsale."""
+    slow_statement_ms: int = 250
+    """Statements slower than this are logged. Default 250."""
+    performance_insights_retention_days: int = 7
+    """Performance Insights retention, days. Default 7 (the free tier)."""
+    protect_data: bool = True
+    """protect=True, deletion protection and a final snapshot. Default True."""
+    log_retention_days: int = 90
+    """Retention of the PostgreSQL log group, days. Default 90."""
     restore_from_backup_arn: str | None = None
+    """Recovery only (RDS): create the instance from these replicated automated backups at their latest
+    restorable time. Default None."""
     restore_kms_key_arn: str | None = None
+    """The key of those backups (the restored storage keeps it, so the next `pulumi up` sees no key
+    change: a key change replaces). Default None."""
 
 
 class Database(pulumi.ComponentResource):
@@ -62,7 +97,6 @@ class Database(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("flashsale:data:Database", name, None, opts)
-        cfg = args.config
         self._name, self._args = name, args
         child = pulumi.ResourceOptions(parent=self)
         # engine_version is the major version by default ("16"): RDS creates the current minor and
@@ -71,7 +105,7 @@ class Database(pulumi.ComponentResource):
         # internal/service/rds, used by both instance and cluster), so an upgraded database shows no diff;
         # a pinned minor (16.8) would read back as 16.11 and plan a downgrade. The parameter-group family
         # follows the major version.
-        major = cfg.engine_version.split(".")[0]
+        major = args.engine_version.split(".")[0]
 
         self._key = data_key(
             f"{name}-key",
@@ -88,17 +122,17 @@ class Database(pulumi.ComponentResource):
         params = [
             # Clients must use TLS; slow statements go to the postgresql log export.
             ("rds.force_ssl", "1"),
-            ("log_min_duration_statement", str(cfg.slow_statement_ms)),
+            ("log_min_duration_statement", str(args.slow_statement_ms)),
         ]
-        self.db_name, self.username = cfg.name, cfg.username
+        self.db_name, self.username = args.db_name, args.username
         self.kms_key_arn = self._key.arn
         self.reader_endpoint = None
-        if cfg.engine == AURORA:
+        if args.engine == AURORA:
             self._aurora(major, params)
         else:
             self._postgres(major, params)
 
-        self.proxy_endpoint = self._proxy() if cfg.proxy else None
+        self.proxy_endpoint = self._proxy() if args.proxy else None
 
         self.register_outputs(
             {
@@ -135,13 +169,13 @@ class Database(pulumi.ComponentResource):
             "final_snapshot_identifier": f"{self._args.identifier}-final" if protect else None,
             "copy_tags_to_snapshot": True,
             "delete_automated_backups": not protect,
-            "backup_retention_period": self._args.config.backup_retention_days,
+            "backup_retention_period": self._args.backup_retention_days,
             # Prod changes wait for the maintenance window; dev applies them now.
             "apply_immediately": not protect,
         }
 
     def _postgres(self, major: str, params: list[tuple[str, str]]) -> None:
-        cfg, args = self._args.config, self._args
+        args = self._args
         group = aws.rds.ParameterGroup(
             f"{self._name}-params",
             family=f"postgres{major}",
@@ -155,28 +189,28 @@ class Database(pulumi.ComponentResource):
             f"{self._name}-postgres",
             identifier=args.identifier,
             engine="postgres",
-            engine_version=cfg.engine_version,
-            instance_class=cfg.instance_class,
-            allocated_storage=cfg.allocated_storage_gb,
-            max_allocated_storage=cfg.max_allocated_storage_gb,
+            engine_version=args.engine_version,
+            instance_class=args.instance_class,
+            allocated_storage=args.allocated_storage_gb,
+            max_allocated_storage=args.max_allocated_storage_gb,
             storage_type="gp3",
             storage_encrypted=True,
             kms_key_id=args.restore_kms_key_arn or self._key.arn,
-            multi_az=cfg.multi_az,
+            multi_az=args.multi_az,
             # A restore brings its database (and master user) from the backup.
-            db_name=None if restore else cfg.name,
+            db_name=None if restore else args.db_name,
             restore_to_point_in_time=aws.rds.InstanceRestoreToPointInTimeArgs(
                 source_db_instance_automated_backups_arn=restore, use_latest_restorable_time=True
             )
             if restore
             else None,
-            username=cfg.username,
+            username=args.username,
             manage_master_user_password=True,
             master_user_secret_kms_key_id=self._key.arn,
             iam_database_authentication_enabled=True,
             performance_insights_enabled=True,
             performance_insights_kms_key_id=self._key.arn,
-            performance_insights_retention_period=cfg.performance_insights_retention_days,
+            performance_insights_retention_period=args.performance_insights_retention_days,
             parameter_group_name=group.name,
             enabled_cloudwatch_logs_exports=["postgresql"],
             db_subnet_group_name=self._subnets.name,
@@ -197,7 +231,7 @@ class Database(pulumi.ComponentResource):
         self.alarm_dimensions = {"DBInstanceIdentifier": instance.identifier}
 
     def _aurora(self, major: str, params: list[tuple[str, str]]) -> None:
-        cfg, args = self._args.config, self._args
+        args = self._args
         group = aws.rds.ClusterParameterGroup(
             f"{self._name}-params",
             family=f"aurora-postgresql{major}",
@@ -211,14 +245,14 @@ class Database(pulumi.ComponentResource):
             cluster_identifier=args.identifier,
             engine=AURORA,
             engine_mode="provisioned",
-            engine_version=cfg.engine_version,
+            engine_version=args.engine_version,
             serverlessv2_scaling_configuration=aws.rds.ClusterServerlessv2ScalingConfigurationArgs(
-                min_capacity=cfg.aurora_min_acu, max_capacity=cfg.aurora_max_acu
+                min_capacity=args.aurora_min_acu, max_capacity=args.aurora_max_acu
             ),
             storage_encrypted=True,
             kms_key_id=self._key.arn,
-            database_name=cfg.name,
-            master_username=cfg.username,
+            database_name=args.db_name,
+            master_username=args.username,
             manage_master_user_password=True,
             master_user_secret_kms_key_id=self._key.arn,
             iam_database_authentication_enabled=True,
@@ -235,7 +269,7 @@ class Database(pulumi.ComponentResource):
         # After the writer: the first instance of an Aurora cluster becomes its writer.
         readers = [
             self._aurora_instance(f"reader-{i + 1}", cluster, promotion_tier=1, depends_on=[writer])
-            for i in range(cfg.aurora_readers)
+            for i in range(args.aurora_readers)
         ]
         # The proxy can serve the cluster only once it has instances.
         self._target = ({"db_cluster_identifier": cluster.cluster_identifier}, [writer, *readers])
@@ -251,7 +285,6 @@ class Database(pulumi.ComponentResource):
     def _aurora_instance(
         self, role: str, cluster: aws.rds.Cluster, promotion_tier: int, depends_on: list[pulumi.Resource]
     ) -> aws.rds.ClusterInstance:
-        cfg = self._args.config
         return aws.rds.ClusterInstance(
             f"{self._name}-{role}",
             cluster_identifier=cluster.id,
@@ -264,7 +297,7 @@ class Database(pulumi.ComponentResource):
             promotion_tier=promotion_tier,
             performance_insights_enabled=True,
             performance_insights_kms_key_id=self._key.arn,
-            performance_insights_retention_period=cfg.performance_insights_retention_days,
+            performance_insights_retention_period=self._args.performance_insights_retention_days,
             copy_tags_to_snapshot=True,
             auto_minor_version_upgrade=True,
             apply_immediately=not self._args.protect_data,

@@ -53,11 +53,12 @@ def _utc_now() -> datetime:
 @dataclass(frozen=True)
 class DeployFreezeArgs:
     windows: Sequence[FreezeWindow]
-    """The stack's sale windows; the freeze holds from each one's `starts` to its `ends`."""
+    """The stack's sale windows; the freeze holds from each one's `starts` to its `ends`. Required."""
     allow_during_sale: bool = False
-    """Set for one run (`-c flashsale:deploy.allowDuringSale=true`) to ship a fix during a window anyway."""
+    """Ship a fix during a window anyway (set for one run: `-c flashsale:deploy.allowDuringSale=true`).
+    Default False."""
     clock: Callable[[], datetime] = field(default=_utc_now)
-    """Read when the hook runs, during `pulumi up`; tests inject a fixed time."""
+    """Read when the hook runs, during `pulumi up`; tests inject a fixed time. Default: the UTC clock."""
 
 
 def check_task_definition_change(args: DeployFreezeArgs, hook: pulumi.ResourceHookArgs) -> None:

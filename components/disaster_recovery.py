@@ -35,17 +35,17 @@ BACKUP_ROLE_POLICIES = {
 @dataclass(frozen=True)
 class DatabaseBackupCopyArgs:
     source_arn: pulumi.Input[str]
-    """ARN of the RDS instance (engine `postgres`) or of the Aurora cluster whose backups are copied."""
+    """ARN of the RDS instance (engine `postgres`) or of the Aurora cluster whose backups are copied. Required."""
     engine: str
-    """`postgres` (RDS automated-backup replication) or `aurora-postgresql` (AWS Backup copy)."""
+    """`postgres` (RDS automated-backup replication) or `aurora-postgresql` (AWS Backup copy). Required."""
     dr_provider: pulumi.ProviderResource
-    """An aws provider for the second region: the copies, their key and vault are created there."""
+    """An aws provider for the second region: the copies, their key and vault are created there. Required."""
     retention_days: int = 7
-    """Days the copies are kept in the second region (RDS allows 1-35)."""
+    """Days the copies are kept in the second region (RDS allows 1-35). Default 7."""
     protect: bool = True
-    """Pulumi `protect` on the keys and vaults, and a 30-day key deletion window."""
+    """Pulumi `protect` on the keys and vaults, and a 30-day key deletion window. Default True."""
     aurora_schedule: str = "cron(0 * * * ? *)"
-    """Aurora only: when AWS Backup snapshots the cluster (UTC); hourly by default, which is the RPO."""
+    """Aurora only: when AWS Backup snapshots the cluster (UTC); hourly by default, which is the RPO. Default hourly."""
 
 
 class DatabaseBackupCopy(pulumi.ComponentResource):

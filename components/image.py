@@ -21,15 +21,19 @@ import pulumi_aws as aws
 import pulumi_awsx as awsx
 from docker.utils.build import exclude_paths
 
-from components.config import ImageConfig
-
 
 @dataclass(frozen=True)
 class ServiceImageArgs:
-    config: ImageConfig
-    force_delete: bool  # only where data is not protected: dev stacks go in one destroy
+    platform: str = "linux/amd64"
+    """The image's platform (linux/amd64 or linux/arm64). Default linux/amd64."""
+    keep_last: int = 20
+    """Images the repository keeps; older ones expire. Default 20."""
+    force_delete: bool = False
+    """Let `pulumi destroy` delete the repository with its images (dev stacks go in one destroy). Default False."""
     context: str = "./app"
+    """The build context. Default ./app."""
     dockerfile: str = "./app/Dockerfile"
+    """The Dockerfile. Default ./app/Dockerfile."""
 
 
 class ServiceImage(pulumi.ComponentResource):
@@ -57,11 +61,11 @@ class ServiceImage(pulumi.ComponentResource):
                     "rules": [
                         {
                             "rulePriority": 1,
-                            "description": f"keep the last {args.config.keep_last} images",
+                            "description": f"keep the last {args.keep_last} images",
                             "selection": {
                                 "tagStatus": "any",
                                 "countType": "imageCountMoreThan",
-                                "countNumber": args.config.keep_last,
+                                "countNumber": args.keep_last,
                             },
                             "action": {"type": "expire"},
                         }
@@ -75,8 +79,8 @@ class ServiceImage(pulumi.ComponentResource):
             repository_url=repository.repository_url,
             context=args.context,
             dockerfile=args.dockerfile,
-            platform=args.config.platform,
-            image_tag=context_tag(args.context, args.dockerfile, args.config.platform),
+            platform=args.platform,
+            image_tag=context_tag(args.context, args.dockerfile, args.platform),
             opts=child,
         )
         self.repository_url = repository.repository_url

@@ -42,9 +42,13 @@ def keyset(generation: int, keys: tuple[str, str]) -> str:
 @dataclass(frozen=True)
 class JwtSigningKeyArgs:
     secret_name: str
-    recovery_window_days: int  # 0 deletes at once (dev); 7-30 keeps a deleted key recoverable (prod)
-    protect: bool  # deleting the secret logs every user out; rotating the keys does not
-    generation: int  # config jwt.keyGeneration: raise by one to rotate
+    """The Secrets Manager secret holding the key set. Required."""
+    recovery_window_days: int = 30
+    """0 deletes at once (dev); 7-30 keeps a deleted key recoverable. Default 30."""
+    protect: bool = True
+    """protect=True on the secret: deleting it logs every user out (rotating the keys does not). Default True."""
+    generation: int = 0
+    """The current key's generation: raise by one to rotate. Default 0."""
 
 
 class JwtSigningKey(pulumi.ComponentResource):

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.config import KafkaConfig
 from components.kms import data_key
 
 # The relay's producer compresses with lz4 (app/reservation/relay/kafka_producer.py): the same codec on
@@ -36,7 +35,7 @@ def replication(broker_count: int) -> tuple[int, int]:
     return factor, max(1, factor - 1)
 
 
-def server_properties(cfg: KafkaConfig, broker_count: int) -> str:
+def server_properties(log_retention_hours: int, broker_count: int) -> str:
     factor, min_isr = replication(broker_count)
     properties = {
         # Topics exist only as declared: a typo in a producer must fail, not create a topic.
@@ -44,7 +43,7 @@ def server_properties(cfg: KafkaConfig, broker_count: int) -> str:
         "default.replication.factor": str(factor),
         "min.insync.replicas": str(min_isr),
         "num.partitions": str(DEFAULT_PARTITIONS),
-        "log.retention.hours": str(cfg.log_retention_hours),
+        "log.retention.hours": str(log_retention_hours),
         "compression.type": COMPRESSION,
         "unclean.leader.election.enable": "false",
     }
@@ -52,15 +51,41 @@ def server_properties(cfg: KafkaConfig, broker_count: int) -> str:
 
 
 @dataclass(frozen=True)
+class TopicArgs:
+    name: str
+    """The topic's name. Required."""
+    partitions: int = DEFAULT_PARTITIONS
+    """Partitions. Default 6."""
+    retention_hours: int = 168
+    """How long events are kept, hours. Default 168 (7 days)."""
+
+
+@dataclass(frozen=True)
 class KafkaArgs:
-    config: KafkaConfig
-    # azCount x brokersPerAz: MSK needs a multiple of the number of client subnets.
     broker_count: int
-    protect_data: bool
-    log_retention_days: int
-    # One private subnet per AZ.
+    """Brokers in all: MSK needs a multiple of the number of client subnets. Required."""
     subnet_ids: pulumi.Input[Sequence[str]]
+    """One private subnet per AZ. Required."""
     security_group_id: pulumi.Input[str]
+    """The brokers' security group. Required."""
+    topics: tuple[TopicArgs, ...]
+    """The topics created; no other can be (auto.create.topics.enable=false). Required."""
+    version: str = "3.8.x"
+    """Kafka version. Default 3.8.x."""
+    instance_type: str = "kafka.t3.small"
+    """Broker instance type (express.* brokers have no EBS volume). Default kafka.t3.small."""
+    volume_size_gb: int = 20
+    """EBS volume per broker at creation, GiB. Default 20."""
+    max_volume_size_gb: int = 100
+    """Storage autoscaling ceiling per broker, GiB. Default 100."""
+    log_retention_hours: int = 168
+    """Broker default retention, hours. Default 168."""
+    enhanced_monitoring: str = "DEFAULT"
+    """MSK monitoring level. Default DEFAULT."""
+    protect_data: bool = True
+    """protect=True on the cluster, its key and topics. Default True."""
+    log_retention_days: int = 90
+    """Retention of the broker log group, days. Default 90."""
 
 
 class Kafka(pulumi.ComponentResource):
@@ -72,19 +97,18 @@ class Kafka(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: KafkaArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("flashsale:kafka:Kafka", name, None, opts)
-        cfg = args.config
         protect = args.protect_data
         child = pulumi.ResourceOptions(parent=self)
         factor, min_isr = replication(args.broker_count)
         # Express brokers have no EBS volume: MSK manages their storage.
-        express = cfg.instance_type.startswith("express.")
+        express = args.instance_type.startswith("express.")
 
         key = data_key(f"{name}-key", f"{name}: MSK broker volumes", protect=protect, parent=self)
         configuration = aws.msk.Configuration(
             f"{name}-config",
             description=f"{name}: declared topics only, RF {factor}, min ISR {min_isr}",
-            kafka_versions=[cfg.version],
-            server_properties=server_properties(cfg, args.broker_count),
+            kafka_versions=[args.version],
+            server_properties=server_properties(args.log_retention_hours, args.broker_count),
             opts=child,
         )
         broker_logs = aws.cloudwatch.LogGroup(
@@ -98,16 +122,16 @@ class Kafka(pulumi.ComponentResource):
             if express
             else aws.msk.ClusterBrokerNodeGroupInfoStorageInfoArgs(
                 ebs_storage_info=aws.msk.ClusterBrokerNodeGroupInfoStorageInfoEbsStorageInfoArgs(
-                    volume_size=cfg.volume_size_gb
+                    volume_size=args.volume_size_gb
                 )
             )
         )
         cluster = aws.msk.Cluster(
             f"{name}-cluster",
-            kafka_version=cfg.version,
+            kafka_version=args.version,
             number_of_broker_nodes=args.broker_count,
             broker_node_group_info=aws.msk.ClusterBrokerNodeGroupInfoArgs(
-                instance_type=cfg.instance_type,
+                instance_type=args.instance_type,
                 client_subnets=args.subnet_ids,
                 security_groups=[args.security_group_id],
                 storage_info=storage,
@@ -132,17 +156,17 @@ class Kafka(pulumi.ComponentResource):
                     )
                 )
             ),
-            enhanced_monitoring=cfg.enhanced_monitoring,
+            enhanced_monitoring=args.enhanced_monitoring,
             opts=pulumi.ResourceOptions(
                 parent=self, protect=protect, ignore_changes=[] if express else [VOLUME_SIZE_PATH]
             ),
         )
         if not express:
-            self._storage_autoscaling(name, cluster, cfg.max_volume_size_gb)
+            self._storage_autoscaling(name, cluster, args.max_volume_size_gb)
 
-        self.topic_names = [t.name for t in cfg.topics]
+        self.topic_names = [t.name for t in args.topics]
         self.topic_arns = {}
-        for topic in cfg.topics:
+        for topic in args.topics:
             created = aws.msk.Topic(
                 f"{name}-{topic.name}",
                 cluster_arn=cluster.arn,

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.config import AlbConfig
 from components.iam import assume_role_policy
+from components.network import cidr_key
 
 HTTPS_TEST_PORT = 8443
 HTTP_TEST_PORT = 8080
@@ -29,15 +29,30 @@ ECS_INFRASTRUCTURE_LB_POLICY_ARN = "arn:aws:iam::aws:policy/AmazonECSInfrastruct
 
 @dataclass(frozen=True)
 class LoadBalancerArgs:
-    config: AlbConfig
-    # The issued certificate: alb.certificateArn, or the DnsCertificate made for alb.domainName. None: HTTP only.
-    certificate_arn: pulumi.Input[str] | None
     vpc_id: pulumi.Input[str]
+    """The VPC of the ALB. Required."""
     public_subnet_ids: pulumi.Input[list[str]]
+    """The public subnets the ALB spans. Required."""
     security_group_id: pulumi.Input[str]
-    deletion_protection: bool
-    access_log_retention_days: int
-    force_destroy_logs: bool
+    """The ALB's security group (its ingress from the internet is the network's). Required."""
+    certificate_arn: pulumi.Input[str] | None = None
+    """The ACM certificate for HTTPS 443 (HTTP 80 then redirects). Default None: HTTP only."""
+    deletion_protection: bool = True
+    """ELB deletion protection. Default True."""
+    access_logs: bool = True
+    """Access logs to an S3 bucket of their own (SSE-S3, TLS only, no public access). Default True."""
+    access_log_retention_days: int = 90
+    """Days the access logs are kept. Default 90."""
+    force_destroy_logs: bool = False
+    """Let `pulumi destroy` delete the log bucket with its objects. Default False."""
+    reserved_capacity_units: int = 0
+    """Load balancer capacity units reserved ahead of a burst. Default 0: none."""
+    test_listener_cidrs: tuple[str, ...] = ()
+    """CIDR blocks that may reach the blue/green test listener. Default none."""
+    domain_name: str | None = None
+    """A Route 53 alias record for the ALB under this name (with hosted_zone_id). Default None."""
+    hosted_zone_id: str | None = None
+    """The hosted zone of domain_name. Default None."""
 
 
 def _not_found() -> aws.lb.ListenerDefaultActionArgs:
@@ -60,13 +75,12 @@ class LoadBalancer(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: LoadBalancerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("flashsale:edge:LoadBalancer", name, None, opts)
-        cfg = args.config
         child = pulumi.ResourceOptions(parent=self)
         https = args.certificate_arn is not None
 
         access_logs = None
         depends: list[pulumi.Resource] = []
-        if cfg.access_logs:
+        if args.access_logs:
             bucket, policy = self._log_bucket(name, args, child)
             access_logs = aws.lb.LoadBalancerAccessLogsArgs(bucket=bucket.id, prefix=ACCESS_LOG_PREFIX, enabled=True)
             depends.append(policy)  # ELB checks it may write before it accepts the bucket
@@ -81,8 +95,8 @@ class LoadBalancer(pulumi.ComponentResource):
             enable_deletion_protection=args.deletion_protection,
             access_logs=access_logs,
             minimum_load_balancer_capacity=(
-                aws.lb.LoadBalancerMinimumLoadBalancerCapacityArgs(capacity_units=cfg.reserved_capacity_units)
-                if cfg.reserved_capacity_units > 0
+                aws.lb.LoadBalancerMinimumLoadBalancerCapacityArgs(capacity_units=args.reserved_capacity_units)
+                if args.reserved_capacity_units > 0
                 else None
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends),
@@ -134,9 +148,10 @@ class LoadBalancer(pulumi.ComponentResource):
             default_actions=[_not_found()],
             opts=child,
         )
-        for i, cidr in enumerate(cfg.test_listener_cidrs):
+        # Keyed by CIDR; the alias adopts the rule the index-named version created.
+        for i, cidr in enumerate(args.test_listener_cidrs):
             aws.vpc.SecurityGroupIngressRule(
-                f"{name}-test-in-{i}",
+                f"{name}-test-in-{cidr_key(cidr)}",
                 security_group_id=args.security_group_id,
                 ip_protocol="tcp",
                 from_port=test_port,
@@ -144,7 +159,7 @@ class LoadBalancer(pulumi.ComponentResource):
                 cidr_ipv4=cidr if ":" not in cidr else None,
                 cidr_ipv6=cidr if ":" in cidr else None,
                 description=f"blue/green test listener {test_port} from {cidr}",
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, aliases=[pulumi.Alias(name=f"{name}-test-in-{i}")]),
             )
 
         role = aws.iam.Role(
@@ -164,11 +179,11 @@ class LoadBalancer(pulumi.ComponentResource):
         self.arn_suffix = alb.arn_suffix
         self.dns_name = alb.dns_name
         host: pulumi.Input[str] = alb.dns_name
-        if cfg.domain_name and cfg.hosted_zone_id:
+        if args.domain_name and args.hosted_zone_id:
             record = aws.route53.Record(
                 f"{name}-alias",
-                zone_id=cfg.hosted_zone_id,
-                name=cfg.domain_name,
+                zone_id=args.hosted_zone_id,
+                name=args.domain_name,
                 type="A",
                 aliases=[
                     aws.route53.RecordAliasArgs(name=alb.dns_name, zone_id=alb.zone_id, evaluate_target_health=True)

@@ -14,7 +14,6 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_awsx as awsx
 
-from components.config import NetworkConfig
 from components.iam import account_id, account_scoped_trust_policy
 
 POSTGRES_PORT = 5432
@@ -28,9 +27,28 @@ INTERFACE_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "
 
 @dataclass(frozen=True)
 class NetworkArgs:
-    config: NetworkConfig
     region: str
+    """Region of the VPC, for the endpoint service names (com.amazonaws.<region>.<service>). Required."""
     app_ports: tuple[int, ...]
+    """Ports the services listen on: the ALB may reach the tasks on these only. Required."""
+    cidr: str = "10.0.0.0/16"
+    """VPC IPv4 CIDR block (private). Default 10.0.0.0/16."""
+    az_count: int = 2
+    """Availability zones the subnets spread over. Default 2."""
+    nat_strategy: str = "Single"
+    """awsx NAT gateway strategy: Single, OnePerAz or None. Default Single."""
+    interface_endpoints: bool = False
+    """Interface endpoints for ECR, CloudWatch Logs, Secrets Manager and STS. Default False."""
+    flow_log_retention_days: int = 14
+    """Retention of the VPC flow-log group, days. Default 14."""
+    alb_ingress_cidrs: tuple[str, ...] = ()
+    """CIDR blocks that may reach the load balancer on 80/443. Default none: the ALB is closed until opened."""
+
+
+def cidr_key(cidr: str) -> str:
+    """A CIDR block as the key in a resource name (10.0.0.0/8 -> 10.0.0.0-8): `::` would split the URN,
+    and a `/` ends up in ids and ARNs derived from the name, so both become dashes."""
+    return cidr.replace(":", "-").replace("/", "-")
 
 
 def subnet_masks(cidr: str) -> dict[str, int]:
@@ -49,14 +67,13 @@ class Network(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("flashsale:network:Network", name, None, opts)
-        cfg = args.config
         child = pulumi.ResourceOptions(parent=self)
-        masks = subnet_masks(cfg.cidr)
+        masks = subnet_masks(args.cidr)
 
         vpc = awsx.ec2.Vpc(
             f"{name}-vpc",
-            cidr_block=cfg.cidr,
-            number_of_availability_zones=cfg.az_count,
+            cidr_block=args.cidr,
+            number_of_availability_zones=args.az_count,
             # Auto from day one: switching from Legacy later moves every subnet.
             subnet_strategy=awsx.ec2.SubnetAllocationStrategy.AUTO,
             subnet_specs=[
@@ -66,7 +83,7 @@ class Network(pulumi.ComponentResource):
                     type=awsx.ec2.SubnetType.ISOLATED, name="isolated", cidr_mask=masks["Isolated"]
                 ),
             ],
-            nat_gateways=awsx.ec2.NatGatewayConfigurationArgs(strategy=awsx.ec2.NatGatewayStrategy(cfg.nat_strategy)),
+            nat_gateways=awsx.ec2.NatGatewayConfigurationArgs(strategy=awsx.ec2.NatGatewayStrategy(args.nat_strategy)),
             enable_dns_hostnames=True,
             enable_dns_support=True,
             # Auto wires the gateway endpoint into every route table the VPC creates.
@@ -102,7 +119,15 @@ class Network(pulumi.ComponentResource):
         }
         self.security_group_ids = {role: sg.id for role, sg in groups.items()}
 
-        def ingress(rule: str, group: str, port: int, *, source: str | None = None, cidr: str | None = None) -> None:
+        def ingress(
+            rule: str,
+            group: str,
+            port: int,
+            *,
+            source: str | None = None,
+            cidr: str | None = None,
+            former: str | None = None,
+        ) -> None:
             ip = ipaddress.ip_network(cidr) if cidr else None
             aws.vpc.SecurityGroupIngressRule(
                 f"{name}-{rule}",
@@ -114,7 +139,9 @@ class Network(pulumi.ComponentResource):
                 cidr_ipv4=cidr if ip and ip.version == 4 else None,
                 cidr_ipv6=cidr if ip and ip.version == 6 else None,
                 description=f"{port} from {source or cidr}",
-                opts=child,
+                opts=pulumi.ResourceOptions(
+                    parent=self, aliases=[pulumi.Alias(name=f"{name}-{former}")] if former else None
+                ),
             )
 
         def egress(rule: str, group: str, port: int, *, target: str | None = None, cidr: str | None = None) -> None:
@@ -130,9 +157,11 @@ class Network(pulumi.ComponentResource):
                 opts=child,
             )
 
-        for i, cidr in enumerate(cfg.alb_ingress_cidrs):
+        # Keyed by port and CIDR: removing a block leaves the others' rules alone. The alias adopts the
+        # rule the index-named version created (same list, first deploy after the rename).
+        for i, cidr in enumerate(args.alb_ingress_cidrs):
             for port in (HTTP_PORT, HTTPS_PORT):
-                ingress(f"alb-in-{port}-{i}", "alb", port, cidr=cidr)
+                ingress(f"alb-in-{port}-{cidr_key(cidr)}", "alb", port, cidr=cidr, former=f"alb-in-{port}-{i}")
         for port in args.app_ports:
             ingress(f"service-in-{port}", "service", port, source="alb")
             egress(f"alb-out-{port}", "alb", port, target="service")
@@ -148,7 +177,7 @@ class Network(pulumi.ComponentResource):
         egress("service-out-https", "service", HTTPS_PORT, cidr="0.0.0.0/0")
 
         self.interface_endpoint_ids: dict[str, pulumi.Output[str]] = {}
-        if cfg.interface_endpoints:
+        if args.interface_endpoints:
             for service in INTERFACE_ENDPOINT_SERVICES:
                 endpoint = aws.ec2.VpcEndpoint(
                     f"{name}-{service.replace('.', '-')}",
@@ -162,7 +191,7 @@ class Network(pulumi.ComponentResource):
                 )
                 self.interface_endpoint_ids[service] = endpoint.id
 
-        self._flow_logs(name, vpc.vpc_id, cfg.flow_log_retention_days, child)
+        self._flow_logs(name, vpc.vpc_id, args.flow_log_retention_days, child)
 
         self.register_outputs(
             {

@@ -22,15 +22,15 @@ from components.metric_math import PERIOD, expression_query, metric_query, notif
 @dataclass(frozen=True)
 class SaleAlarmsArgs:
     prefix: str
-    """Alarm names start with it (<project>-<stack>-), like the platform alarms."""
+    """Alarm names start with it (<project>-<stack>-), like the platform alarms. Required."""
     topic_arn: pulumi.Input[str]
-    """The alarm topic (notified on ALARM and on OK)."""
+    """The alarm topic (notified on ALARM and on OK). Required."""
     dependency_failure_percent: float = 1.0
-    """Page when more than this share of reservation attempts gets a 503."""
+    """Page when more than this share of reservation attempts gets a 503, percent. Default 1."""
     relay_lag_seconds: int = 120
-    """Page when the oldest unpublished outbox row is older than this."""
+    """Page when the oldest unpublished outbox row is older than this, seconds. Default 120."""
     namespace: str = cw.DEFAULT_NAMESPACE
-    """The service's METRICS_NAMESPACE."""
+    """The service's METRICS_NAMESPACE. Default FlashSale."""
 
 
 class SaleAlarms(pulumi.ComponentResource):

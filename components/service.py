@@ -14,15 +14,15 @@ circuit breaker and alarm rollback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
 
-from components.cluster import capacity_strategy
-from components.config import AlarmsConfig, CapacityConfig, DeployConfig, ServiceConfig
+from components.cluster import CapacityArgs, capacity_strategy
 from components.data_endpoints import DataEndpoints
-from components.service_alarms import ServiceAlarmArgs, service_alarms
+from components.deployment import DeploymentArgs, deployment_configuration, deployment_strategy
+from components.service_alarms import AlarmThresholds, ServiceAlarmArgs, service_alarms
 from components.service_iam import (
     ECS_TASKS_TRUST,
     database_secret_policy,
@@ -56,54 +56,62 @@ class ServiceRoutingArgs:
 
 @dataclass(frozen=True)
 class FargateServiceArgs:
-    config: ServiceConfig
-    deploy: DeployConfig
-    capacity: CapacityConfig
-    alarms: AlarmsConfig
-    resource_prefix: str  # <project>-<stack>-: alarm names, task family, log group
+    service_name: str
+    """The ECS service's and its container's name. Required."""
+    command: tuple[str, ...]
+    """The image's command (docs/runtime-contract.md): serve, relay... Required."""
+    resource_prefix: str
+    """<project>-<stack>-: alarm names, task family, log group. Required."""
     region: str
-    cpu_architecture: str
-    log_retention_days: int
+    """The region (log driver, IAM conditions). Required."""
     cluster_arn: pulumi.Input[str]
+    """The ECS cluster. Required."""
     cluster_name: pulumi.Input[str]
+    """The ECS cluster's name (alarm dimensions). Required."""
     image_uri: pulumi.Input[str]
+    """The image, by digest. Required."""
     repository_arn: pulumi.Input[str]
+    """Its ECR repository: the execution role may pull from it only. Required."""
     subnet_ids: pulumi.Input[list[str]]
+    """The private subnets the tasks run in. Required."""
     security_group_id: pulumi.Input[str]
+    """The tasks' security group. Required."""
     data: DataEndpoints
+    """Endpoints and secrets of the data tier the tasks use. Required."""
     jwt_secret_arn: pulumi.Input[str]
+    """The JWT signing key's secret. Required."""
     jwt_secret_version: pulumi.Input[str]
+    """Its current version: a rotation rolls the tasks. Required."""
     alarm_topic_arn: pulumi.Input[str]
-    routing: ServiceRoutingArgs | None = None  # required for web services
-    # Hooks bound to the ECS service itself (the deploy freeze: components/deploy_freeze.py).
+    """Where the service's alarms notify. Required."""
+    cpu: int = 512
+    """Fargate CPU units per task. Default 512."""
+    memory: int = 1024
+    """Fargate memory per task, MiB. Default 1024."""
+    min_tasks: int = 1
+    """The desired count at creation (autoscaling owns it after). Default 1."""
+    port: int = 8000
+    """The container port the ALB forwards to (web). Default 8000."""
+    paths: tuple[str, ...] = ()
+    """Web: the ALB path patterns forwarded to the service (its public routes only). Default none."""
+    listener_priority: int | None = None
+    """Web: the priority of its listener rules. Default None."""
+    health_check_path: str = "/health/live"
+    """Web: the target groups' health check path. Default /health/live."""
+    cpu_architecture: str = "ARM64"
+    """The task's CPU architecture, as the image is built. Default ARM64."""
+    log_retention_days: int = 90
+    """Retention of the service's log group, days. Default 90."""
+    deploy: DeploymentArgs = field(default_factory=DeploymentArgs)
+    """The deployment strategy. Default BLUE_GREEN with a 2-minute bake."""
+    capacity: CapacityArgs = field(default_factory=CapacityArgs)
+    """The capacity provider strategy. Default on-demand FARGATE only."""
+    alarms: AlarmThresholds = field(default_factory=AlarmThresholds)
+    """Thresholds of the service's alarms, which roll deployments back. Default p99 500 ms, 5xx 1%."""
+    routing: ServiceRoutingArgs | None = None
+    """Where a web service plugs into the load balancer. Default None: a worker, with no load balancer."""
     service_hooks: pulumi.ResourceHookBinding | None = None
-
-
-def deployment_strategy(deploy: DeployConfig, load_balanced: bool) -> str:
-    return deploy.strategy if load_balanced else "BLUE_GREEN"
-
-
-def deployment_configuration(deploy: DeployConfig, load_balanced: bool) -> aws.ecs.ServiceDeploymentConfigurationArgs:
-    strategy = deployment_strategy(deploy, load_balanced)
-    bake = str(deploy.bake_time_minutes)  # strings in this SDK
-    return aws.ecs.ServiceDeploymentConfigurationArgs(
-        strategy=strategy,
-        bake_time_in_minutes=bake,
-        canary_configuration=(
-            aws.ecs.ServiceDeploymentConfigurationCanaryConfigurationArgs(
-                canary_percent=deploy.canary_percent, canary_bake_time_in_minutes=bake
-            )
-            if strategy == "CANARY"
-            else None
-        ),
-        linear_configuration=(
-            aws.ecs.ServiceDeploymentConfigurationLinearConfigurationArgs(
-                step_percent=deploy.linear_step_percent, step_bake_time_in_minutes=bake
-            )
-            if strategy == "LINEAR"
-            else None
-        ),
-    )
+    """Hooks bound to the ECS service itself (the deploy freeze: components/deploy_freeze.py). Default None."""
 
 
 class FargateService(pulumi.ComponentResource):
@@ -117,21 +125,19 @@ class FargateService(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: FargateServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("flashsale:service:FargateService", name, None, opts)
-        svc = args.config
-        if svc.is_web and args.routing is None:
-            raise ValueError(f"web service {svc.name} needs routing (the load balancer's listeners)")
+
         child = pulumi.ResourceOptions(parent=self)
 
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=f"/ecs/{args.resource_prefix}{svc.name}",
+            name=f"/ecs/{args.resource_prefix}{args.service_name}",
             retention_in_days=args.log_retention_days,
             opts=child,
         )
         spec = ContainerSpec(
-            service_name=svc.name,
-            command=svc.command,
-            port=svc.port,
+            service_name=args.service_name,
+            command=args.command,
+            port=args.port,
             image_uri=args.image_uri,
             log_group_name=log_group.name,
             region=args.region,
@@ -142,7 +148,7 @@ class FargateService(pulumi.ComponentResource):
 
         task_role = aws.iam.Role(
             f"{name}-task",
-            description=f"{svc.name} tasks",
+            description=f"{args.service_name} tasks",
             assume_role_policy=task_role_trust(self),
             opts=child,
         )
@@ -155,7 +161,7 @@ class FargateService(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        if svc.command[0] in KAFKA_PRODUCER_COMMANDS:
+        if args.command[0] in KAFKA_PRODUCER_COMMANDS:
             aws.iam.RolePolicy(
                 f"{name}-task-kafka",
                 role=task_role.id,
@@ -164,7 +170,7 @@ class FargateService(pulumi.ComponentResource):
             )
         execution_role = aws.iam.Role(
             f"{name}-execution",
-            description=f"ECS starts {svc.name} tasks: image, logs, this service's secrets",
+            description=f"ECS starts {args.service_name} tasks: image, logs, this service's secrets",
             assume_role_policy=ECS_TASKS_TRUST,
             opts=child,
         )
@@ -184,18 +190,18 @@ class FargateService(pulumi.ComponentResource):
 
         task_definition = aws.ecs.TaskDefinition(
             f"{name}-task",
-            family=f"{args.resource_prefix}{svc.name}",
+            family=f"{args.resource_prefix}{args.service_name}",
             network_mode="awsvpc",
             requires_compatibilities=["FARGATE"],
-            cpu=str(svc.cpu),
-            memory=str(svc.memory),
+            cpu=str(args.cpu),
+            memory=str(args.memory),
             runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
                 cpu_architecture=args.cpu_architecture, operating_system_family="LINUX"
             ),
             task_role_arn=task_role.arn,
             execution_role_arn=execution_role.arn,
             volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=TMP_VOLUME)],  # Fargate ephemeral storage
-            container_definitions=container_definitions(spec, web=svc.is_web),
+            container_definitions=container_definitions(spec, web=args.routing is not None),
             opts=child,
         )
 
@@ -203,18 +209,18 @@ class FargateService(pulumi.ComponentResource):
         self.blue_target_group_arn = self.green_target_group_arn = None
         self.target_group_suffixes = ()
         if args.routing is not None:
-            load_balancers, blue, green = self._blue_green(name, svc, args.routing, child)
+            load_balancers, blue, green = self._blue_green(name, args, args.routing, child)
             self.blue_target_group_arn, self.green_target_group_arn = blue.arn, green.arn
             self.target_group_suffixes = (blue.arn_suffix, green.arn_suffix)
 
         alarms = service_alarms(
             name,
             ServiceAlarmArgs(
-                prefix=f"{args.resource_prefix}{svc.name}-",
+                prefix=f"{args.resource_prefix}{args.service_name}-",
                 thresholds=args.alarms,
                 topic_arn=args.alarm_topic_arn,
                 cluster_name=args.cluster_name,
-                service_name=svc.name,
+                service_name=args.service_name,
                 load_balancer_suffix=args.routing.load_balancer_suffix if args.routing else None,
                 target_group_suffixes=self.target_group_suffixes,
             ),
@@ -226,10 +232,10 @@ class FargateService(pulumi.ComponentResource):
         timeout = args.deploy.timeout_minutes(strategy)
         service = aws.ecs.Service(
             f"{name}-service",
-            name=svc.name,
+            name=args.service_name,
             cluster=args.cluster_arn,
             task_definition=task_definition.arn,
-            desired_count=svc.min_tasks,
+            desired_count=args.min_tasks,
             capacity_provider_strategies=capacity_strategy(args.capacity),
             network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
                 subnets=args.subnet_ids, security_groups=[args.security_group_id], assign_public_ip=False
@@ -274,18 +280,18 @@ class FargateService(pulumi.ComponentResource):
         )
 
     def _blue_green(
-        self, name: str, svc: ServiceConfig, routing: ServiceRoutingArgs, child: pulumi.ResourceOptions
+        self, name: str, args: FargateServiceArgs, routing: ServiceRoutingArgs, child: pulumi.ResourceOptions
     ) -> tuple[list[aws.ecs.ServiceLoadBalancerArgs], aws.lb.TargetGroup, aws.lb.TargetGroup]:
         blue, green = (
             aws.lb.TargetGroup(
                 f"{name}-{color}",
                 vpc_id=routing.vpc_id,
                 target_type="ip",
-                port=svc.port,
+                port=args.port,
                 protocol="HTTP",
                 deregistration_delay=DEREGISTRATION_DELAY_SECONDS,
                 health_check=aws.lb.TargetGroupHealthCheckArgs(
-                    path=svc.health_check_path,
+                    path=args.health_check_path,
                     protocol="HTTP",
                     matcher="200",
                     interval=10,
@@ -302,10 +308,10 @@ class FargateService(pulumi.ComponentResource):
             return aws.lb.ListenerRule(
                 f"{name}-{suffix}",
                 listener_arn=listener,
-                priority=svc.listener_priority,
+                priority=args.listener_priority,
                 conditions=[
                     aws.lb.ListenerRuleConditionArgs(
-                        path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=list(svc.paths))
+                        path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=list(args.paths))
                     )
                 ],
                 actions=[
@@ -328,8 +334,8 @@ class FargateService(pulumi.ComponentResource):
         load_balancers = [
             aws.ecs.ServiceLoadBalancerArgs(
                 target_group_arn=blue.arn,
-                container_name=svc.name,
-                container_port=svc.port,
+                container_name=args.service_name,
+                container_port=args.port,
                 advanced_configuration=aws.ecs.ServiceLoadBalancerAdvancedConfigurationArgs(
                     alternate_target_group_arn=green.arn,
                     production_listener_rule=production.arn,

@@ -13,16 +13,23 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.config import AlarmsConfig
 from components.metric_math import PERIOD, expression_query, metric_query, notify
 
 CPU_HIGH_PERCENT = 90
 
 
 @dataclass(frozen=True)
+class AlarmThresholds:
+    p99_latency_ms: int = 500
+    """Target p99 latency that alarms (and rolls a deployment back), ms. Default 500."""
+    http_5xx_percent: float = 1
+    """Share of target 5xx responses that alarms, percent. Default 1."""
+
+
+@dataclass(frozen=True)
 class ServiceAlarmArgs:
     prefix: str  # <project>-<stack>-<service>-
-    thresholds: AlarmsConfig
+    thresholds: AlarmThresholds
     topic_arn: pulumi.Input[str]
     cluster_name: pulumi.Input[str]
     service_name: str

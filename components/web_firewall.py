@@ -14,8 +14,6 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.config import WafConfig
-
 # The buyer's credential (app/reservation/http/auth.py: Authorization: Bearer <JWT>); WAF matches header
 # names case-insensitively.
 TOKEN_HEADER = "authorization"
@@ -24,8 +22,14 @@ RATE_WINDOW_SECONDS = 300  # one of WAF's evaluation windows (60, 120, 300, 600)
 
 @dataclass(frozen=True)
 class WebFirewallArgs:
-    config: WafConfig
     load_balancer_arn: pulumi.Input[str]
+    """The ALB the web ACL protects. Required."""
+    rate_limit_per_5min: int = 3000
+    """Requests per buyer (bearer token) per 5 minutes before WAF blocks it. Default 3000."""
+    ip_rate_limit_per_5min: int = 100000
+    """Requests per client IP per 5 minutes, which many buyers may share. Default 100000."""
+    managed_common_rules: bool = True
+    """The AWS managed common rule set. Default True."""
 
 
 def _visibility(metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:
@@ -69,10 +73,10 @@ class WebFirewall(pulumi.ComponentResource):
             )
         )
         rules = [
-            _rate_rule("rate-limit-per-buyer", 0, args.config.rate_limit_per_5min, f"{name}-rate-limit", [by_token]),
-            _rate_rule("rate-limit-per-ip", 1, args.config.ip_rate_limit_per_5min, f"{name}-ip-rate-limit", None),
+            _rate_rule("rate-limit-per-buyer", 0, args.rate_limit_per_5min, f"{name}-rate-limit", [by_token]),
+            _rate_rule("rate-limit-per-ip", 1, args.ip_rate_limit_per_5min, f"{name}-ip-rate-limit", None),
         ]
-        if args.config.managed_common_rules:
+        if args.managed_common_rules:
             rules.append(
                 aws.wafv2.WebAclRuleArgs(
                     name="aws-common-rule-set",

@@ -29,8 +29,5 @@ FARGATE_MEMORY = {
 # application/load-balancer-limits.html). botocore's elbv2 model states no bound on the list.
 MAX_RULE_PATH_PATTERNS = 5
 MAX_RULE_WILDCARDS = 5
-# How long `pulumi up` may wait for one ECS deployment (wait_for_steady_state): starting and health-
-# checking the green fleet takes up to the provider's default 20 minutes; traffic shifts and bakes add to it.
-DEPLOY_START_MINUTES = 20
 # Longer than this, `pulumi up` holds the stack's lock (and the CI job) for hours: use fewer, longer steps.
 MAX_DEPLOY_MINUTES = 180

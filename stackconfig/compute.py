@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -10,8 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BeforeValidator
 
+from components.deployment import rollout_minutes
 from stackconfig.allowed import (
-    DEPLOY_START_MINUTES,
     DEPLOY_STRATEGIES,
     FARGATE_MEMORY,
     IMAGE_PLATFORMS,
@@ -64,19 +63,9 @@ class DeployConfig(Model):
     linear_step_percent: Annotated[Float, between(3, 100), AfterValidator(_tenths)] = 25.0
     allow_during_sale: Bool = False  # lifts the deploy freeze for one run (components/deploy_freeze.py)
 
-    def shift_minutes(self, strategy: str) -> int:
-        """Traffic shifting and baking of one deployment: CANARY bakes the canary then the whole; LINEAR
-        bakes after each of its ceil(100 / step) steps and once more at the end (an upper bound)."""
-        bake = self.bake_time_minutes
-        if strategy == "CANARY":
-            return 2 * bake
-        if strategy == "LINEAR":
-            return (math.ceil(100 / self.linear_step_percent) + 1) * bake
-        return bake
-
     def timeout_minutes(self, strategy: str) -> int:
-        """The ECS service's create/update timeout for `strategy`."""
-        return DEPLOY_START_MINUTES + self.shift_minutes(strategy)
+        """How long one deployment with `strategy` may take (the ECS service's custom timeouts)."""
+        return rollout_minutes(strategy, self.bake_time_minutes, self.linear_step_percent)
 
 
 class AutoscalingConfig(Model):

@@ -20,6 +20,9 @@ def _test_listener_blocks(blocks: tuple[str, ...]) -> tuple[str, ...]:
             whole_internet = ipaddress.ip_network(block, strict=True).prefixlen == 0
         except ValueError:
             raise problem("each entry must be a CIDR block such as 203.0.113.0/24", block) from None
+        if blocks.count(block) > 1:
+            # Each block's rules are named by it (a removal must not replace the neighbours' rules).
+            raise problem("each CIDR block once; this one is listed twice", block)
         # The test listener serves the green revision before it takes traffic: never to the world.
         if whole_internet:
             raise problem("must not open the test listener to the whole internet", block)

@@ -29,6 +29,9 @@ def _ingress_blocks(blocks: tuple[str, ...]) -> tuple[str, ...]:
             ipaddress.ip_network(block, strict=True)
         except ValueError:
             raise problem("each entry must be a CIDR block such as 0.0.0.0/0", block) from None
+        if blocks.count(block) > 1:
+            # Each block's rules are named by it (a removal must not replace the neighbours' rules).
+            raise problem("each CIDR block once; this one is listed twice", block)
     return blocks
 
 

@@ -13,7 +13,7 @@ import io
 import os
 import runpy
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,8 @@ class RecordedResource:
     before_update_hooks: tuple[str, ...] = ()  # names of the resource hooks bound to run before an update
     alias_names: tuple[str, ...] = ()  # the names of the resource's aliases (its former names)
     custom_timeouts: tuple[tuple[str, str], ...] = ()  # (operation, duration) pairs that were set
+    # The whole RegisterResourceRequest, for the registration record (tests/infra/registration_record.py).
+    request: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                         for op in ("create", "update", "delete")
                         if getattr(request.customTimeouts, op)
                     ),
+                    request=request,
                 )
             )
         return response

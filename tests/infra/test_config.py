@@ -95,6 +95,12 @@ def test_alb_ingress_cidrs_checked() -> None:
     assert "at least one" in one_problem(network__albIngressCidrs=[])
 
 
+def test_a_cidr_block_listed_twice_is_refused_where_resources_are_named_by_it() -> None:
+    twice = ["203.0.113.0/24", "198.51.100.0/24", "203.0.113.0/24"]
+    assert "listed twice" in one_problem(network__albIngressCidrs=twice)
+    assert "listed twice" in one_problem(alb__testListenerCidrs=twice)
+
+
 def test_log_retention_must_be_a_cloudwatch_value() -> None:
     assert "CloudWatch Logs retention" in one_problem(network__flowLogRetentionDays="10")
 

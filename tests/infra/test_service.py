@@ -7,9 +7,10 @@ import json
 
 import pytest
 
+from components.deployment import DEPLOY_START_MINUTES
 from components.task_containers import METRICS_NAMESPACE
 from stackconfig import ConfigError, ServiceConfig, StackConfig
-from stackconfig.allowed import DEPLOY_START_MINUTES, MAX_DEPLOY_MINUTES
+from stackconfig.allowed import MAX_DEPLOY_MINUTES
 from tests.infra.compute import (
     ROLE,
     TARGET_GROUP,

@@ -104,7 +104,7 @@ def test_unknown_stack_is_an_error() -> None:
 
 
 def test_stack_override_rejected_by_the_program_is_an_error() -> None:
-    # config.py refuses what the policies would also refuse: the check stops with the program's message.
+    # stackconfig refuses what the policies would also refuse: the check stops with the program's message.
     # A subprocess, as `make policy` runs it; a failed program run leaves nothing behind in this process.
     done = subprocess.run(
         [sys.executable, "-m", "tooling.policy_check", "--stack", "dev", "--set", "flashsale:deploy.strategy=ROLLING"],
