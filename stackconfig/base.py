@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainValidator, Strict
@@ -107,6 +108,21 @@ Float = Annotated[float, BeforeValidator(_float), Strict()]
 Bool = Annotated[bool, BeforeValidator(_bool), Strict()]
 Str = Annotated[str, BeforeValidator(_string), Strict()]
 StrList = Annotated[tuple[str, ...], BeforeValidator(_str_list)]
+
+
+def once_each(entries: tuple[str, ...]) -> tuple[str, ...]:
+    """Resources made from these lists are named by the entry (a removal must not replace its neighbours)."""
+    twice = sorted({e for e in entries if entries.count(e) > 1})
+    if twice:
+        raise problem("each entry once; listed more than once: " + ", ".join(twice), list(entries))
+    return entries
+
+
+def checked_list(entry: Callable[[str], str], whole: Callable[[tuple[str, ...]], tuple[str, ...]] | None = None) -> Any:
+    """A list of strings whose entries are checked one by one, so every bad entry is reported (under its index),
+    then as a whole (`whole`: length, duplicates, totals)."""
+    entries = Annotated[tuple[Annotated[str, AfterValidator(entry)], ...], BeforeValidator(_str_list)]
+    return Annotated[entries, AfterValidator(whole)] if whole else entries
 
 
 def matches(pattern: str, allowed: str) -> AfterValidator:

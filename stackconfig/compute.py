@@ -27,6 +27,7 @@ from stackconfig.base import (
     Str,
     StrList,
     between,
+    checked_list,
     matches,
     objects,
     optional_int,
@@ -81,14 +82,17 @@ class AutoscalingConfig(Model):
 _PATH_PATTERN = re.compile(r"^/[A-Za-z0-9/_*?.-]{0,127}$")
 
 
+def _path_pattern(pattern: str) -> str:
+    if not _PATH_PATTERN.match(pattern):
+        allowed = "must be an ALB path pattern: /, then letters, digits, / _ . - or the wildcards * ?; "
+        raise problem(allowed + "at most 128 characters", pattern)
+    return pattern
+
+
 def _path_patterns(paths: tuple[str, ...]) -> tuple[str, ...]:
     """A web service's path patterns: they all go into one listener rule (and its twin on the test listener)."""
     if not 1 <= len(paths) <= MAX_RULE_PATH_PATTERNS:
         raise problem(f"must list 1 to {MAX_RULE_PATH_PATTERNS} path patterns (one ALB rule's limit)", paths)
-    for pattern in paths:
-        if not _PATH_PATTERN.match(pattern):
-            allowed = "must be an ALB path pattern: /, then letters, digits, / _ . - or the wildcards * ?; "
-            raise problem(allowed + "at most 128 characters", pattern)
     wildcards = sum(p.count("*") + p.count("?") for p in paths)
     if wildcards > MAX_RULE_WILDCARDS:
         raise problem(f"has {wildcards} wildcards; one ALB rule allows {MAX_RULE_WILDCARDS}", paths)
@@ -118,7 +122,7 @@ class ServiceConfig(Model):
     port: Annotated[Int, between(1024, 65535)] = 8000
     # web: the ALB path patterns forwarded to it (its public routes only); worker: (). Whether the stack
     # file set it at all is in model_fields_set (stackconfig/rules.py tells a web service without it).
-    paths: Annotated[StrList, AfterValidator(_path_patterns)] = ()
+    paths: checked_list(_path_pattern, _path_patterns) = ()
     listener_priority: Annotated[int | None, optional_int(1, 50000)] = None
     health_check_path: Annotated[Str, matches(r"^/", "must start with /")] = "/health/live"
 

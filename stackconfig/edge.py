@@ -5,28 +5,24 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
-from stackconfig.base import Bool, Int, Model, StrList, between, blank_is_none, problem
+from stackconfig.base import Bool, Int, Model, between, blank_is_none, checked_list, once_each, problem
 
 _ACM_ARN = r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$"
 _DOMAIN = r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 _ZONE_ID = r"^Z[A-Z0-9]{1,31}$"
 
 
-def _test_listener_blocks(blocks: tuple[str, ...]) -> tuple[str, ...]:
-    for block in blocks:
-        try:
-            whole_internet = ipaddress.ip_network(block, strict=True).prefixlen == 0
-        except ValueError:
-            raise problem("each entry must be a CIDR block such as 203.0.113.0/24", block) from None
-        if blocks.count(block) > 1:
-            # Each block's rules are named by it (a removal must not replace the neighbours' rules).
-            raise problem("each CIDR block once; this one is listed twice", block)
-        # The test listener serves the green revision before it takes traffic: never to the world.
-        if whole_internet:
-            raise problem("must not open the test listener to the whole internet", block)
-    return blocks
+def _test_listener_block(block: str) -> str:
+    try:
+        whole_internet = ipaddress.ip_network(block, strict=True).prefixlen == 0
+    except ValueError:
+        raise problem("each entry must be a CIDR block such as 203.0.113.0/24", block) from None
+    # The test listener serves the green revision before it takes traffic: never to the world.
+    if whole_internet:
+        raise problem("must not open the test listener to the whole internet", block)
+    return block
 
 
 class AlbConfig(Model):
@@ -35,7 +31,7 @@ class AlbConfig(Model):
     ] = None
     access_logs: Bool = False
     reserved_capacity_units: Annotated[Int, between(0, 1500)] = 0
-    test_listener_cidrs: Annotated[StrList, AfterValidator(_test_listener_blocks)] = ()
+    test_listener_cidrs: checked_list(_test_listener_block, once_each) = ()
     domain_name: Annotated[
         str | None, blank_is_none(_DOMAIN, "must be empty or a DNS name such as shop.example.com")
     ] = None

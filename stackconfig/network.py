@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator
 
 from stackconfig.allowed import NAT_STRATEGIES
-from stackconfig.base import Bool, Int, LogRetention, Model, Str, StrList, between, problem
+from stackconfig.base import Bool, Int, LogRetention, Model, Str, between, checked_list, once_each, problem
 
 
 def _vpc_block(cidr: str) -> str:
@@ -21,18 +21,18 @@ def _vpc_block(cidr: str) -> str:
     return cidr
 
 
+def _ingress_block(block: str) -> str:
+    try:
+        ipaddress.ip_network(block, strict=True)
+    except ValueError:
+        raise problem("each entry must be a CIDR block such as 0.0.0.0/0", block) from None
+    return block
+
+
 def _ingress_blocks(blocks: tuple[str, ...]) -> tuple[str, ...]:
     if not blocks:
         raise problem("must list at least one CIDR block", [])
-    for block in blocks:
-        try:
-            ipaddress.ip_network(block, strict=True)
-        except ValueError:
-            raise problem("each entry must be a CIDR block such as 0.0.0.0/0", block) from None
-        if blocks.count(block) > 1:
-            # Each block's rules are named by it (a removal must not replace the neighbours' rules).
-            raise problem("each CIDR block once; this one is listed twice", block)
-    return blocks
+    return once_each(blocks)
 
 
 class NetworkConfig(Model):
@@ -41,4 +41,4 @@ class NetworkConfig(Model):
     az_count: Annotated[Int, between(2, 3)] = 2
     interface_endpoints: Bool = False
     flow_log_retention_days: LogRetention = 14
-    alb_ingress_cidrs: Annotated[StrList, AfterValidator(_ingress_blocks)] = ("0.0.0.0/0",)
+    alb_ingress_cidrs: checked_list(_ingress_block, _ingress_blocks) = ("0.0.0.0/0",)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from stackconfig.allowed import ENVIRONMENTS
-from stackconfig.base import Bool, Float, Int, LogRetention, Model, StrList, between, problem
+from stackconfig.base import Bool, Float, Int, LogRetention, Model, between, checked_list, once_each, problem
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -26,18 +26,17 @@ class JwtConfig(Model):
     key_generation: Annotated[Int, between(0, 1_000_000)] = 0
 
 
-def _emails(emails: tuple[str, ...]) -> tuple[str, ...]:
-    for email in emails:
-        if not _EMAIL.match(email):
-            raise problem("each entry must be an email address", email)
-    return emails
+def _email(email: str) -> str:
+    if not _EMAIL.match(email):
+        raise problem("each entry must be an email address", email)
+    return email
 
 
 _Percent = Annotated[Float, between(0.01, 100)]
 
 
 class AlarmsConfig(Model):
-    emails: Annotated[StrList, AfterValidator(_emails)] = ()
+    emails: checked_list(_email, once_each) = ()
     p99_latency_ms: Annotated[Int, between(10, 60000)] = 500
     http_5xx_percent: _Percent = Field(1.0, alias="http5xxPercent")
     database_connections: Annotated[Int, between(1, 100000)] = 150

@@ -95,10 +95,20 @@ def test_alb_ingress_cidrs_checked() -> None:
     assert "at least one" in one_problem(network__albIngressCidrs=[])
 
 
+def test_every_bad_entry_of_a_list_is_reported_under_its_index() -> None:
+    found = problems(network__albIngressCidrs=["10.1.2.3/8", "0.0.0.0/0", "nope"], alarms__emails=["a", "b@x.io", "c"])
+    assert [p.split(" = ")[0] for p in found] == [
+        "flashsale:network.albIngressCidrs[0]",
+        "flashsale:network.albIngressCidrs[2]",
+        "flashsale:alarms.emails[0]",
+        "flashsale:alarms.emails[2]",
+    ]
+
+
 def test_a_cidr_block_listed_twice_is_refused_where_resources_are_named_by_it() -> None:
     twice = ["203.0.113.0/24", "198.51.100.0/24", "203.0.113.0/24"]
-    assert "listed twice" in one_problem(network__albIngressCidrs=twice)
-    assert "listed twice" in one_problem(alb__testListenerCidrs=twice)
+    assert "listed more than once: 203.0.113.0/24" in one_problem(network__albIngressCidrs=twice)
+    assert "listed more than once: 203.0.113.0/24" in one_problem(alb__testListenerCidrs=twice)
 
 
 def test_log_retention_must_be_a_cloudwatch_value() -> None:
@@ -142,7 +152,7 @@ def test_web_service_paths_fit_one_alb_rule() -> None:
     assert one_problem(services=[_web(wild)]).endswith("has 6 wildcards; one ALB rule allows 5")
     for bad in ("sales/*", "/sales/{id}", "/" + "a" * 128):
         assert one_problem(services=[_web(["/health/live", bad])]).startswith(
-            f"flashsale:services[0].paths = '{bad}': must be an ALB path pattern"
+            f"flashsale:services[0].paths[1] = '{bad}': must be an ALB path pattern"
         )
     assert "did you mean paths?" in " ".join(problems(services=[{**_web(["/x"]), "path": "/*"}]))
 
