@@ -5,7 +5,9 @@ reservation peak (closed loop), reservations at 80% of that peak (open loop) for
 which winners alone can be committed, and the capacity at the latency target (the highest offered rate at
 which a fresh sale keeps p99 <= 50 ms, bisected, each probe a fresh sale). Then the conventional baseline
 (bench/pg_only_app.py: the same API decided by PostgreSQL alone) on the same core: its peak and capacity.
-Winners are counted from PostgreSQL and must equal the sale's units in every phase and probe.
+Winners are counted from PostgreSQL and must equal the sale's units in every phase and probe. Last, what
+a refusal by the per-buyer attempt bucket costs against a sold-out refusal (bench/refusal_cost.py);
+`--refusals-only` runs that phase alone.
 Uses a private database and redis-server on 127.0.0.1; nothing shared is touched. `--matrix` repeats it
 for each server and Redis client mode, which is how the defaults (uvicorn, batched EVALSHA) were chosen.
 """
@@ -34,10 +36,11 @@ from pathlib import Path
 
 import asyncpg
 import jwt
+import redis
 import uvloop
 from reservation.store.migrate import migrate
 
-from bench import pg_only_app
+from bench import pg_only_app, refusal_cost
 from bench.capacity_search import Probe, Search, find_capacity
 from bench.loadgen import LoadResult, run_load
 from devservers.redis_servers import RedisServerError, free_ports, redis_cluster, single_redis
@@ -60,6 +63,7 @@ class Config:
     probe_seconds: float = 12.0  # a probe sends min(R, rate x this) attempts, at least 2N
     max_probes: int = 6
     capacity_budget: float = 150.0  # seconds of probing per server
+    refusal_rounds: int = 3  # rounds of the refusal-cost phase (a sold-out phase and a bucket phase each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,9 +222,16 @@ def _token(sub: str, admin: bool = False) -> str:
     return jwt.encode(claims, SECRET, algorithm="HS256")
 
 
-def _create_sale(port: int, units: int) -> int:
+# The phases measure the gate's stock and limits: 5000 buyers each retrying several times a second would
+# otherwise meet the per-buyer attempt bucket. The refusal-cost phase sets its own.
+LIFTED_BUCKET = {"attempts_per_second": 1000, "attempt_burst": 1000}
+EMPTY_AFTER_ONE = {"attempts_per_second": 0.01, "attempt_burst": 1}  # one attempt, then one per 100 s
+
+
+def _create_sale(port: int, units: int, bucket: dict[str, float] = LIFTED_BUCKET) -> int:
     now = datetime.now(UTC)
     body = {
+        **bucket,
         "name": "bench",
         "sku": "BENCH-1",
         "total_stock": units,
@@ -334,12 +345,16 @@ def search_capacity(
     return search, rows
 
 
+Refusals = list[tuple[refusal_cost.Phase, Row]]  # the refusal-cost phase, in running order
+
+
 @dataclass(frozen=True, slots=True)
 class GateRun:
     rows: list[Row]  # the five phases, in order
     pinned: str  # where this run's PostgreSQL backends ran
     search: Search
     probes: list[Row]
+    refusals: Refusals
 
 
 def bench_one(cfg: Config, database_url: str, redis_url: str, log_dir: str) -> GateRun:
@@ -380,7 +395,71 @@ def bench_one(cfg: Config, database_url: str, redis_url: str, log_dir: str) -> G
 
         kind = (cfg.server, cfg.redis_batching)
         search, probes = search_capacity(cfg, port, pid, database_url, peak[0].rate, kind, GATE_WINNERS)
-    return GateRun(rows, pinned, search, probes)
+        refusals = refusal_phases(cfg, port, pid, tokens, redis_url)
+    return GateRun(rows, pinned, search, probes, refusals)
+
+
+def redis_cpu_seconds(url: str, cluster: bool) -> float:
+    """CPU time of the private Redis (every node of the cluster), from INFO: the scripts' side of a refusal."""
+    client = redis.RedisCluster.from_url(url) if cluster else redis.Redis.from_url(url)
+    try:
+        if cluster:
+            infos = list(client.info("cpu", target_nodes=redis.RedisCluster.ALL_NODES).values())
+        else:
+            infos = [client.info("cpu")]
+    finally:
+        client.close()
+    return sum(i["used_cpu_sys"] + i["used_cpu_user"] for i in infos)
+
+
+def refusal_phases(cfg: Config, port: int, pid: int, tokens: list[str], redis_url: str) -> Refusals:
+    """Closed-loop refusals of each kind, alternating (refusal_cost.order), R attempts per phase. Sold out:
+    a sale of one unit, sold by its first attempt, its bucket lifted. Too many attempts: a fresh sale per
+    phase whose buyers have each made their one attempt (the bucket then lets one through per 100 s)."""
+    sold_out = _create_sale(port, 1)
+    _load(port, pid, reserve_requests(sold_out, tokens, len(tokens), "sell"), cfg, None)
+    out = []
+    for n, kind in refusal_cost.order(cfg.refusal_rounds):
+        if kind == refusal_cost.SOLD_OUT:
+            sale = sold_out
+        else:
+            sale = _create_sale(port, 1, EMPTY_AFTER_ONE)
+            _load(port, pid, reserve_requests(sale, tokens, len(tokens), f"empty{n}"), cfg, None)  # one each
+        requests = reserve_requests(sale, tokens, cfg.attempts, f"{kind}{n}")
+        redis_before = redis_cpu_seconds(redis_url, cfg.redis_mode == "cluster")
+        result, usage = _load(port, pid, requests, cfg, None)
+        redis_cpu = redis_cpu_seconds(redis_url, cfg.redis_mode == "cluster") - redis_before
+        phase = refusal_cost.Phase(
+            kind,
+            n,
+            result.rate,
+            usage.server_cpu * result.seconds / result.completed * 1e6 if result.completed else float("nan"),
+            redis_cpu / result.completed * 1e6 if result.completed else float("nan"),
+            result.completed,
+            result.statuses[refusal_cost.STATUS[kind]],
+        )
+        out.append((phase, Row(f"refusals: {kind}, round {n + 1}", cfg.server, cfg.redis_batching, result, usage)))
+    return out
+
+
+def bench_refusals(cfg: Config, database_url: str, redis_url: str, log_dir: str) -> Refusals:
+    """--refusals-only: the refusal-cost phase alone, after the same warm-up."""
+    tokens = [_token(f"buyer-{i}") for i in range(cfg.buyers)]
+    with server(cfg, database_url, redis_url, log_dir) as (port, pid):
+        _load(port, pid, trivial_requests(5000), cfg, None)
+        _load(port, pid, reserve_requests(_create_sale(port, 10), tokens, 5000, "warm"), cfg, None)
+        pin_database_backends(database_url)
+        return refusal_phases(cfg, port, pid, tokens, redis_url)
+
+
+def print_refusals(refusals: Refusals) -> None:
+    print(
+        "\nRefusal cost: closed loop, R attempts per phase, sold-out and too-many-attempts phases alternating "
+        "against the same server.\n"
+    )
+    print(table([row for _, row in refusals]))
+    print()
+    print("\n".join(refusal_cost.summary([phase for phase, _ in refusals])))
 
 
 @dataclass(frozen=True, slots=True)
@@ -544,6 +623,12 @@ def main(argv: list[str] | None = None) -> None:
         default=True,
         help="also measure the PostgreSQL-only baseline (bench/pg_only_app.py)",
     )
+    parser.add_argument(
+        "--refusal-rounds", type=int, default=3, help="rounds of the refusal-cost phase (sold out vs too many attempts)"
+    )
+    parser.add_argument(
+        "--refusals-only", action="store_true", help="only the refusal-cost phase (bench/refusal_cost.py)"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the run's figures to PATH (capacity/measured.yaml)")
     parser.add_argument(
         "--admin-url", default=os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test"),
@@ -553,7 +638,9 @@ def main(argv: list[str] | None = None) -> None:
     if not 0 < args.units <= args.buyers:
         # with a limit of 1 each, fewer buyers than units could never sell the sale out
         parser.error(f"--units must be between 1 and --buyers ({args.buyers}), got {args.units}")
-    for name in ("probe_seconds", "max_probes", "capacity_budget"):
+    if args.refusals_only and (args.matrix or args.json):
+        parser.error("--refusals-only measures one server and writes no --json")
+    for name in ("probe_seconds", "max_probes", "capacity_budget", "refusal_rounds"):
         if getattr(args, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     if (os.cpu_count() or 1) < 2:
@@ -584,9 +671,18 @@ def main(argv: list[str] | None = None) -> None:
                 args.probe_seconds,
                 args.max_probes,
                 args.capacity_budget,
+                args.refusal_rounds,
             )
             # a fresh Redis and database per combination, so no run inherits another's state
             with private_redis(args.redis, log_dir) as redis_url, private_database(cfg.admin_url) as database_url:
+                if args.refusals_only:
+                    refusals = bench_refusals(cfg, database_url, redis_url, log_dir)
+                    load["after"] = _load_average()
+                    print(f"\nMachine: {machine()}; load average (1, 5, 15 min) {load['before']} before, "
+                          f"{load['after']} after; Redis {cfg.redis_mode}, C={cfg.connections}, R={cfg.attempts}, "
+                          f"{cfg.buyers} buyers")  # fmt: skip
+                    print_refusals(refusals)
+                    return
                 runs.append(bench_one(cfg, database_url, redis_url, log_dir))
                 rows += runs[-1].rows
                 if args.baseline and baseline is None:
@@ -612,6 +708,8 @@ def main(argv: list[str] | None = None) -> None:
     print()
     for run in runs:
         print("\n".join(capacity_lines(run, baseline, cfg.redis_mode)))
+    for run in runs:
+        print_refusals(run.refusals)
     if args.json:
         command = shlex.join(argv if argv is not None else sys.argv[1:])
         with open(args.json, "w") as f:

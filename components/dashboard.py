@@ -104,11 +104,14 @@ def _funnel(v: DashboardValues) -> list[dict[str, Any]]:
         _widget(v, "Reservation attempts per second, by outcome", [[{"expression": f"{attempts}/{PERIOD}"}]]),
         _widget(
             v,
-            "201s, sold-out and limit refusals per second",
+            "201s, sold-out, limit and attempt-bucket refusals per second",
             [
                 *_per_second(v, "won", "201 reserved", _own(v, cw.RESERVATION_REQUESTS, cw.RESERVED)),
                 *_per_second(v, "soldout", "sold out", _own(v, cw.RESERVATION_REQUESTS, cw.SOLD_OUT)),
                 *_per_second(v, "limit", "over the per-user limit", _own(v, cw.RESERVATION_REQUESTS, cw.USER_LIMIT)),
+                *_per_second(
+                    v, "throttled", "429 too many attempts", _own(v, cw.RESERVATION_REQUESTS, cw.TOO_MANY_ATTEMPTS)
+                ),
             ],
         ),
         _widget(

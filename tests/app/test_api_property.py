@@ -24,7 +24,7 @@ from reservation.http.openapi import OPENAPI
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from .conftest import ADMIN, token
+from .conftest import ADMIN, LIFTED_BUCKET, token
 
 BUYER = "property-buyer"
 # Filled by the `live` fixture, before any case is generated: the ids valid path parameters mostly take.
@@ -123,6 +123,7 @@ def live(client: asgi.ASGIClient) -> None:
         "starts_at": (now - timedelta(minutes=1)).isoformat(),
         "ends_at": (now + timedelta(days=1)).isoformat(),
         "hold_seconds": 3600,
+        **LIFTED_BUCKET,  # BUYER's eight holds come at once
     }
     created = client.post("/admin/sales", json=sale, headers=ADMIN)
     assert created.status_code == 201, created.text

@@ -82,6 +82,22 @@ def test_hot_path_answers_as_starlette_does(with_app) -> None:
     with_app(body)
 
 
+def test_hot_path_refuses_too_many_attempts_as_starlette_does(with_app) -> None:
+    async def body(h: Harness) -> None:
+        app = h.client._transport.app
+        sale = await h.create_sale(attempt_burst=1, attempts_per_second=0.01)  # one attempt, then one per 100 s
+        path = f"/sales/{sale['id']}/reservations"
+        assert (await _call(app, path, *_attempt("a", uuid.uuid4().hex)))[0]["status"] == 201
+        hot = await _call(app, path, *_attempt("a", uuid.uuid4().hex))
+        routed = await _call(app, path, *_attempt("a", uuid.uuid4().hex), root_path="/api")
+        assert hot[0]["status"] == routed[0]["status"] == 429
+        assert hot[0]["headers"] == routed[0]["headers"] and hot[1]["body"] == routed[1]["body"]
+        assert json.loads(hot[1]["body"])["error"] == "too_many_attempts"
+        assert dict(hot[0]["headers"])[b"retry-after"] == b"100"
+
+    with_app(body)
+
+
 def test_hot_path_unexpected_error_is_a_logged_500(with_app, caplog) -> None:
     async def body(h: Harness) -> None:
         app = h.client._transport.app

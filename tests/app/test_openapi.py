@@ -52,6 +52,9 @@ def test_bounds_are_published() -> None:
     assert sale["name"]["maxLength"] == 200 and sale["sku"]["maxLength"] == 100
     for name in ("starts_at", "ends_at"):
         assert sale[name]["pattern"] == "^20[0-9]{2}-" and "2000 to 2099" in sale[name]["description"]
+    assert (sale["attempts_per_second"]["minimum"], sale["attempts_per_second"]["maximum"]) == (0.01, 1000)
+    assert (sale["attempt_burst"]["minimum"], sale["attempt_burst"]["maximum"]) == (1, 1000)
+    assert (sale["attempts_per_second"]["default"], sale["attempt_burst"]["default"]) == (1.0, 5)
     key = next(p for p in _operations()["/sales/{sale_id}/reservations", "post"]["parameters"] if p["in"] == "header")
     assert key["name"] == "Idempotency-Key" and key["required"]
     assert (key["schema"]["minLength"], key["schema"]["maxLength"]) == (1, 200)
@@ -68,6 +71,9 @@ def test_statuses_are_declared_where_they_can_happen() -> None:
             assert "Retry-After" in op["responses"]["503"]["headers"], path
         if path.startswith("/admin/"):
             assert "403" in declared, path
+    refused = _operations()["/sales/{sale_id}/reservations", "post"]["responses"]["429"]
+    assert "too_many_attempts" in refused["description"]
+    assert refused["headers"]["Retry-After"]["schema"] == {"type": "integer", "minimum": 1}
 
 
 def test_openapi_is_served(with_app) -> None:

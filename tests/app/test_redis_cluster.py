@@ -16,7 +16,7 @@ import pytest
 import redis
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
-from reservation.domain.keys import sale_keys
+from reservation.domain.keys import attempt_keys, attempts_key, sale_keys
 from reservation.gate.cluster_runner import ClusterBatchingRunner, script_runner
 from reservation.gate.redis_client import create_redis
 from reservation.gate.redis_pipe import Endpoint
@@ -24,8 +24,8 @@ from reservation.gate.scripts import LuaScript
 from reservation.shared.settings import Settings
 
 LUA = resources.files("reservation.gate") / "lua"
-# How gate.py passes one sale's keys (all of them, from keys.py) to a script.
-SALE_KEYS_EXPRESSIONS = {"script_keys(sale_id)", "sale_keys(sale_id).all()"}
+# How gate.py passes one sale's keys (all of them, from keys.py) to a script; reserve adds the buyer's bucket.
+SALE_KEYS_EXPRESSIONS = {"script_keys(sale_id)", "sale_keys(sale_id).all()", "attempt_keys(sale_id, user)"}
 REDIS_CALL = re.compile(r"redis\.call\(\s*'(\w+)'\s*(?:,\s*([^,)]+))?")
 
 
@@ -51,7 +51,9 @@ def _all_keys(sale_id: int) -> tuple[str, ...]:
 
 @pytest.mark.parametrize("sale_id", [1, 42, 10_000_000])
 def test_all_keys_of_a_sale_share_its_hash_tag_and_slot(sale_id: int):
-    keys = _all_keys(sale_id)
+    # a buyer's attempt bucket too, whatever the user id holds (braces included: the first tag counts)
+    keys = (*_all_keys(sale_id), *(attempts_key(sale_id, u) for u in ("alice", "{sale-7}", "}{", "é" * 255)))
+    assert attempt_keys(sale_id, "alice") == (*_all_keys(sale_id), attempts_key(sale_id, "alice"))
     assert all(f"{{sale-{sale_id}}}" in k for k in keys)
     assert len({key_slot(k.encode()) for k in keys}) == 1
 

@@ -43,7 +43,11 @@ def _live(base: str) -> bool:
 
 
 async def _lock_waiters(conn: asyncpg.Connection) -> int:
-    return await conn.fetchval("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    # Only this test's database: other sessions on the shared server may wait on advisory locks of their own.
+    query = """SELECT count(*) FROM pg_locks
+               WHERE locktype = 'advisory' AND NOT granted
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
+    return await conn.fetchval(query)
 
 
 @pytest.mark.parametrize("server", ["granian", "uvicorn"])

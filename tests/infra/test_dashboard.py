@@ -68,6 +68,19 @@ def test_widgets_name_only_emitted_metrics_and_show_every_one(run: ProgramRun) -
     assert shown == set(DECLARED) - {cw.REQUEST_LATENCY_MEAN.name}  # the mean adds nothing beside p50/p99
 
 
+def test_the_funnel_shows_wins_and_each_refusal_a_buyer_can_get(run: ProgramRun) -> None:
+    """A sale's operator tells a sell-out from buyers hitting their limits or their attempt bucket (429)."""
+    results = {
+        part
+        for widget in _body(run)["widgets"]
+        for entry in widget["properties"]["metrics"]
+        if entry[:2] == [cw.DEFAULT_NAMESPACE, cw.RESERVATION_REQUESTS.name]
+        for part in entry[2:]
+        if isinstance(part, str)
+    }
+    assert {cw.RESERVED, cw.SOLD_OUT, cw.USER_LIMIT, cw.TOO_MANY_ATTEMPTS} <= results
+
+
 def test_the_check_catches_a_widget_naming_a_metric_nothing_emits() -> None:
     values = DashboardValues("eu-west-1", "FlashSale", "app/alb/1", "cluster", ("api",), {"DBInstanceIdentifier": "db"},
                              "rg", "kafka")  # fmt: skip

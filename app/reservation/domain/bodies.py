@@ -16,6 +16,13 @@ from msgspec import Meta, Struct
 MAX_QUANTITY = 1_000
 MAX_STOCK = 10_000_000
 MAX_HOLD_SECONDS = 86_400
+# A buyer's attempts on one sale (the gate's token bucket): `attempt_burst` at once, then attempts_per_second.
+# The defaults leave a person clicking room to retry and stop a script polling by POST; the bounds keep a
+# bucket's Redis key alive at most burst / rate = 100,000 s after the buyer's last attempt.
+DEFAULT_ATTEMPTS_PER_SECOND = 1.0
+DEFAULT_ATTEMPT_BURST = 5
+ATTEMPTS_PER_SECOND = (0.01, 1_000.0)
+MAX_ATTEMPT_BURST = 1_000
 # Sale dates are in these years, as written (with their own offset). A year is plenty for a flash sale's
 # window, and a date this far from datetime's limits keeps ends_at + hold + margin from overflowing.
 YEARS = range(2000, 2100)
@@ -62,6 +69,17 @@ class NewSale(Struct):
     starts_at: Annotated[Instant, _timestamp("attempts are refused before", "2026-11-21T15:00:00Z")]
     ends_at: Annotated[Instant, _timestamp("attempts are refused from; after starts_at", "2026-11-21T16:00:00Z")]
     hold_seconds: Annotated[int, _count(MAX_HOLD_SECONDS, "how long a hold lasts before it expires")]
+    attempts_per_second: Annotated[
+        float,
+        Meta(
+            ge=ATTEMPTS_PER_SECOND[0],
+            le=ATTEMPTS_PER_SECOND[1],
+            description="one buyer's sustained reservation attempts per second on this sale (429 beyond)",
+        ),
+    ] = DEFAULT_ATTEMPTS_PER_SECOND
+    attempt_burst: Annotated[
+        int, _count(MAX_ATTEMPT_BURST, "attempts one buyer may make at once before attempts_per_second applies")
+    ] = DEFAULT_ATTEMPT_BURST
 
     def __post_init__(self) -> None:
         # Raised here, msgspec reports it as a ValidationError naming the body (validation.py turns it into a 422).
@@ -90,6 +108,8 @@ class Sale(Struct):
     starts_at: Instant
     ends_at: Instant
     hold_seconds: int
+    attempts_per_second: float
+    attempt_burst: int
 
 
 class Counters(Struct):

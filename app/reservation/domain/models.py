@@ -32,6 +32,8 @@ class Sale:
     ends_at: datetime
     hold_seconds: int
     redis_epoch: int
+    attempts_per_second: float
+    attempt_burst: int
 
     def gate_closed(self) -> bool:
         """True once nothing can change in the sale's Redis gate (the sale is over and its last hold expired
@@ -49,6 +51,8 @@ class Sale:
             "starts_at": self.starts_at.isoformat(),
             "ends_at": self.ends_at.isoformat(),
             "hold_seconds": self.hold_seconds,
+            "attempts_per_second": self.attempts_per_second,
+            "attempt_burst": self.attempt_burst,
         }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ..domain.keys import script_keys
+from ..domain.keys import attempt_keys, script_keys
 from .scripts import LuaScript, ScriptRunner
 
 RESERVE = LuaScript.bundled("reserve")
@@ -25,6 +25,7 @@ class Outcome(StrEnum):
     ENDED = "ended"
     SOLD_OUT = "sold_out"
     USER_LIMIT = "user_limit"
+    TOO_MANY_ATTEMPTS = "too_many_attempts"
 
 
 class Settle(StrEnum):
@@ -40,6 +41,7 @@ class GateResult:
     epoch: int = 0
     remaining: int | None = None
     expires_ms: int | None = None
+    retry_ms: int | None = None  # too_many_attempts: until the buyer's next attempt is let through
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,8 @@ class SaleState:
     hold_ms: int
     initial: int
     confirmed: int
+    attempts_per_second: float
+    attempt_burst: int
     user_units: dict[str, int]
     holds: list[Hold]
     idempotency: list[tuple[str, str, str]]  # (user, key, reservation id)
@@ -89,15 +93,22 @@ def idem_field(user: str, key: str) -> str:
     return f"{len(user.encode())}:{user}{key}"
 
 
+def attempt_interval_us(attempts_per_second: float) -> int:
+    """The bucket's refill interval as the script counts it: whole microseconds per attempt."""
+    return round(1_000_000 / attempts_per_second)
+
+
 class Gate:
     def __init__(self, runner: ScriptRunner) -> None:
         self._runner = runner
 
     async def reserve(self, sale_id: int, user: str, key: str, quantity: int, reservation_id: str) -> GateResult:
-        raw = await self._runner.run(RESERVE, script_keys(sale_id), [user, key, quantity, reservation_id])
+        raw = await self._runner.run(RESERVE, attempt_keys(sale_id, user), [user, key, quantity, reservation_id])
         outcome = Outcome(raw[0])
         if outcome is Outcome.NOT_LOADED:
             return GateResult(outcome)
+        if outcome is Outcome.TOO_MANY_ATTEMPTS:
+            return GateResult(outcome, epoch=int(raw[2]), retry_ms=int(raw[3]))
         return GateResult(
             outcome=outcome,
             reservation_id=raw[1],
@@ -133,6 +144,8 @@ class Gate:
             state.initial - state.held - state.confirmed,
             state.held,
             state.confirmed,
+            attempt_interval_us(state.attempts_per_second),
+            state.attempt_burst,
             len(state.user_units),
         ]
         for user, units in state.user_units.items():

@@ -53,6 +53,8 @@ async def rebuild_sale(pool: asyncpg.Pool, gate: Gate, sale_id: int) -> bool:
             hold_ms=sale.hold_seconds * 1000,
             initial=sale.total_stock,
             confirmed=confirmed,
+            attempts_per_second=sale.attempts_per_second,
+            attempt_burst=sale.attempt_burst,
             user_units=dict(user_units),
             holds=holds,
             idempotency=[(r.user_id, r.idempotency_key, r.id) for r in reservations],

@@ -140,6 +140,11 @@ OPENAPI: dict[str, Any] = {
                     "403": _error("sale_not_started or sale_ended"),
                     "404": _error("sale_not_found"),
                     "409": _error("sold_out, user_limit_exceeded, or request_in_progress (same key in flight)"),
+                    "429": _error(
+                        "too_many_attempts: this buyer's attempts on the sale are over its attempt_burst and "
+                        "attempts_per_second; a retry of an admitted attempt (same key) is never refused",
+                        {"Retry-After": {**_RETRY_AFTER["Retry-After"], "schema": {"type": "integer", "minimum": 1}}},
+                    ),
                     "422": _error(
                         "invalid_json, invalid_input, invalid_quantity (above the sale's per_user_limit), "
                         "missing_idempotency_key or invalid_idempotency_key"

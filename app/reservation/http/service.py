@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +34,12 @@ _REFUSALS: dict[Outcome, tuple[int, str, str]] = {
     Outcome.SOLD_OUT: (409, "sold_out", "no units left"),
     Outcome.USER_LIMIT: (409, "user_limit_exceeded", "this would exceed your per-user limit for the sale"),
 }
+_TOO_MANY = "too many attempts on this sale; retry after the seconds in Retry-After"
+
+
+def too_many_attempts(retry_ms: int) -> ApiError:
+    """429 with Retry-After: whole seconds until the buyer's bucket lets an attempt through, at least 1."""
+    return ApiError(429, "too_many_attempts", _TOO_MANY, {"Retry-After": str(max(1, math.ceil(retry_ms / 1000)))})
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +116,9 @@ class ReservationService:
             if found is not None:
                 return Reserved(found, replayed=True)
             raise ApiError(*_REFUSALS[Outcome.ENDED])
+        if result.outcome is Outcome.TOO_MANY_ATTEMPTS:
+            assert result.retry_ms is not None
+            raise too_many_attempts(result.retry_ms)
         raise ApiError(*_REFUSALS[result.outcome])
 
     async def _commit(self, sale_id: int, user: str, key: str, quantity: int, gate: GateResult) -> Reserved:

@@ -54,5 +54,6 @@ RELAY_METRICS = (RELAY_OLDEST_UNSENT_AGE, RELAY_UNSENT_ROWS, RELAY_PUBLISHED, RE
 RESERVED = "reserved"
 SOLD_OUT = "sold_out"
 USER_LIMIT = "user_limit"
+TOO_MANY_ATTEMPTS = "too_many_attempts"  # a buyer's attempt bucket was empty (429)
 COMPENSATED = "compensated"  # a hold whose commit failed: its units went back to Redis
 GUARD_REFUSED = "guard_refused"  # PostgreSQL's oversell guard refused what Redis admitted (they disagree)

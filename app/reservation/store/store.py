@@ -26,7 +26,7 @@ def _in_datetime_range(column: str) -> str:
 
 _SALE_COLUMNS = (
     f"id, name, sku, total_stock, per_user_limit, {_in_datetime_range('starts_at')}, {_in_datetime_range('ends_at')},"
-    " hold_seconds, redis_epoch"
+    " hold_seconds, redis_epoch, attempts_per_second, attempt_burst"
 )
 _RES_COLUMNS = "id::text, sale_id, user_id, quantity, status, idempotency_key, expires_at"
 
@@ -72,8 +72,9 @@ async def create_sale(pool: asyncpg.Pool, new: NewSale) -> Sale:
     async with pool.acquire() as conn, conn.transaction():
         sale = _sale(
             await conn.fetchrow(
-                "INSERT INTO sales (name, sku, total_stock, per_user_limit, starts_at, ends_at, hold_seconds)"
-                f" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_SALE_COLUMNS}",
+                "INSERT INTO sales (name, sku, total_stock, per_user_limit, starts_at, ends_at, hold_seconds,"
+                " attempts_per_second, attempt_burst)"
+                f" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {_SALE_COLUMNS}",
                 new.name,
                 new.sku,
                 new.total_stock,
@@ -81,6 +82,8 @@ async def create_sale(pool: asyncpg.Pool, new: NewSale) -> Sale:
                 new.starts_at,
                 new.ends_at,
                 new.hold_seconds,
+                new.attempts_per_second,
+                new.attempt_burst,
             )
         )
         await _outbox(conn, events.sale_created(sale))
