@@ -31,6 +31,10 @@ for window in cfg.ended_sale_windows:
         f"remove it from flashsale:saleWindows"
     )
 
+# What the sizing derived but cannot vouch for: a tier short of a sale's rate, a figure not measured.
+for warning in cfg.sizing.warnings:
+    pulumi.log.warn(warning)
+
 # One explicit provider: its default tags reach every AWS resource, awsx's included.
 provider = aws.Provider(
     "aws",

@@ -86,8 +86,9 @@ class ServiceAutoscalingArgs:
     """Target tracking on average CPU, percent. Default 70."""
     memory_target_percent: int = 80
     """Target tracking on average memory, percent. Default 80."""
-    requests_per_target: int = 6000
-    """Target tracking on ALB requests per task per minute (with `requests`). Default 6000."""
+    requests_per_target: int | None = None
+    """Target tracking on ALB requests per task per minute (with `requests`); None: no such policy (CPU and
+    memory only). Default None."""
     scale_out_cooldown_seconds: int = 60
     """Scale-out cooldown. Default 60."""
     scale_in_cooldown_seconds: int = 300
@@ -147,7 +148,7 @@ class ServiceAutoscaling(pulumi.ComponentResource):
             args.memory_target_percent,
             predefined_metric_specification=_PREDEFINED(predefined_metric_type="ECSServiceAverageMemoryUtilization"),
         )
-        if args.requests is not None:
+        if args.requests is not None and args.requests_per_target is not None:
             policy(
                 "requests",
                 args.requests_per_target,

@@ -72,6 +72,19 @@ def tasks_for(attempts_per_second: float, capacity: float) -> int:
     return max(1, math.ceil(attempts_per_second / capacity))
 
 
+# Target tracking keeps each task's requests below its capacity at the latency target by this share: it scales
+# out on a one-minute metric, so the headroom absorbs the growth until the new tasks serve.
+REQUESTS_HEADROOM = 0.7
+
+
+def requests_per_target(capacity: float) -> int:
+    """ALB requests per task per minute to track: capacity per task x 60 x REQUESTS_HEADROOM, rounded down."""
+    if capacity <= 0:
+        raise UnknownCapacity("cannot derive requests per target: the capacity per task at the latency target "
+                              "is unknown (0)")  # fmt: skip
+    return max(1, math.floor(capacity * 60 * REQUESTS_HEADROOM))
+
+
 def redis_carries(tiers: Tiers) -> float:
     """Attempts/s of one sale: its keys share one slot, so one shard takes them all, however many shards."""
     return tiers.redis_per_shard / tiers.redis_commands_per_attempt

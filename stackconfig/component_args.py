@@ -315,13 +315,13 @@ def autoscaling_args(
         deployed_at=cfg.evaluated_at,
         # The stack's windows still to come; those naming this service raise its floor.
         sale_windows=tuple(
-            SaleWindowArgs(w.name, w.start, w.end, w.timezone, w.min_tasks, w.lead_minutes)
+            SaleWindowArgs(w.name, w.start, w.end, w.timezone, cfg.window_floor(w, svc.name), w.lead_minutes)
             for w in cfg.sale_windows
             if svc.name in w.services
         ),
         cpu_target_percent=a.cpu_target_percent,
         memory_target_percent=a.memory_target_percent,
-        requests_per_target=a.requests_per_target,
+        requests_per_target=cfg.requests_per_target(svc.name),
         scale_out_cooldown_seconds=a.scale_out_cooldown_seconds,
         scale_in_cooldown_seconds=a.scale_in_cooldown_seconds,
         requests=(

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import AfterValidator, BeforeValidator, PlainValidator
 
 from components.deployment import rollout_minutes
 from stackconfig.allowed import (
@@ -72,7 +72,10 @@ class DeployConfig(Model):
 class AutoscalingConfig(Model):
     cpu_target_percent: Annotated[Int, between(10, 95)] = 70
     memory_target_percent: Annotated[Int, between(10, 95)] = 80
-    requests_per_target: Annotated[Int, between(1, 1_000_000)] = 6000
+    # 0: derived from the measured capacity (stackconfig/sale_sizing.py). Pulumi.yaml declares this 0 too: a
+    # project key without a default is one every stack must set (pulumi/pulumi, sdk/go/common/workspace,
+    # ValidateStackConfigAndApplyProjectConfig: "Stack '<name>' is missing configuration value").
+    requests_per_target: Annotated[Int, between(0, 1_000_000)] = 0
     scale_out_cooldown_seconds: Annotated[Int, between(0, 3600)] = 60
     scale_in_cooldown_seconds: Annotated[Int, between(0, 3600)] = 300
 
@@ -165,12 +168,30 @@ def _time_zone(name: str) -> str:
 LocalTime = Annotated[datetime, BeforeValidator(_local_time)]
 
 
+def _rate(value: Any) -> float | None:
+    """An optional rate of attempts/s: absent or null means None."""
+    allowed = "must be a number of attempts/s above 0 and at most 10,000,000"
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise problem(allowed)
+    try:
+        rate = float(value)
+    except (TypeError, ValueError):
+        raise problem(allowed) from None
+    if not 0 < rate <= 10_000_000:
+        raise problem(allowed, rate)
+    return rate
+
+
 class SaleWindow(Model):
     name: Annotated[Str, NAME_PATTERN]
     start: LocalTime
     end: LocalTime
     timezone: Annotated[Str, AfterValidator(_time_zone)] = "UTC"
-    min_tasks: Annotated[Int, between(1, 1000)]
+    # Exactly one of the two (stackconfig/rules.py): the floor itself, or the sale's rate the program sizes it for.
+    min_tasks: Annotated[int | None, optional_int(1, 1000)] = None
+    expected_attempts_per_second: Annotated[float | None, PlainValidator(_rate)] = None
     lead_minutes: Annotated[Int, between(0, 720)] = 15
     # Unset in the stack file: every web service (stackconfig/load.py fills them in).
     services: StrList = ()

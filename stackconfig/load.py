@@ -1,8 +1,9 @@
 """Reading the stack's `flashsale:*` keys into a StackConfig, every problem reported at once.
 
 pydantic reads each tier's keys (types, ranges, choices, patterns, unknown keys); stackconfig/rules.py
-then checks what spans fields, tiers or the environment. A tier that fails to read is reported and its
-rules wait for the next run: they would only repeat the same mistake in other words.
+then checks what spans fields, tiers or the environment, and stackconfig/sale_sizing.py sizes what comes from
+the measured capacity (window floors by rate, the derived requests per target). A tier that fails to read is
+reported and its rules wait for the next run: they would only repeat the same mistake in other words.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from stackconfig import rules
+from stackconfig import rules, sale_sizing
 from stackconfig.base import Model
 from stackconfig.compute import SaleWindow, ServiceConfig
 from stackconfig.errors import ConfigError, describe, unknown_key
@@ -93,6 +94,11 @@ def parse_config(
         raise ConfigError(problems)
     services = parts["services"]
     windows = tuple(w.model_copy(update={"services": rules.window_targets(w, services)}) for w in parts["saleWindows"])
+    deployed = [(i, w) for i, w in enumerate(windows) if not w.has_ended(now)]
+    stack_tiers = sale_sizing.data_tier(parts["network"], parts["kafka"], parts["alb"])
+    sizing, problems = sale_sizing.size_stack(deployed, services, parts["autoscaling"], parts["cache"], stack_tiers)
+    if problems:
+        raise ConfigError(problems)
     settings = parts["settings"]
     return StackConfig(
         project=project,
@@ -107,6 +113,7 @@ def parse_config(
         sale_windows=tuple(w for w in windows if not w.has_ended(now)),
         ended_sale_windows=tuple(w for w in windows if w.has_ended(now)),
         evaluated_at=now,
+        sizing=sizing,
     )
 
 

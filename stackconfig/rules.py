@@ -213,6 +213,15 @@ def windows_fit_services(windows: tuple[SaleWindow, ...], services: tuple[Servic
         for name in window.services:
             if name not in by_name:
                 found.append(fail(f"{key}.services", name, f"must name declared services: {', '.join(by_name)}"))
+        floor = {"minTasks": window.min_tasks, "expectedAttemptsPerSecond": window.expected_attempts_per_second}
+        given = {k: v for k, v in floor.items() if v is not None}
+        if len(given) != 1:
+            allowed = (
+                "must give exactly one of minTasks (the floor) or expectedAttemptsPerSecond (the program sizes it)"
+            )
+            found.append(fail(key, given, allowed))
+        if window.min_tasks is None:
+            continue  # sized from the rate by stackconfig/sale_sizing.py, which checks the same bounds
         for name in window_targets(window, services):
             svc = by_name.get(name)
             if svc and window.min_tasks > svc.max_tasks:

@@ -17,6 +17,7 @@ from stackconfig.data import CacheConfig, DatabaseConfig, DisasterRecoveryConfig
 from stackconfig.edge import AlbConfig, WafConfig
 from stackconfig.network import NetworkConfig
 from stackconfig.operations import AlarmsConfig, tags
+from stackconfig.sale_sizing import StackSizing
 
 
 class StackConfig(Model):
@@ -43,6 +44,7 @@ class StackConfig(Model):
     sale_windows: tuple[SaleWindow, ...]  # those not yet ended at evaluated_at: the ones deployed
     ended_sale_windows: tuple[SaleWindow, ...]  # configured but over: not deployed, the plan warns
     evaluated_at: datetime  # the deploy's clock (UTC): which windows ended, which floors are up now
+    sizing: StackSizing  # window floors and requests per target, from minTasks or the measured capacity
 
     @property
     def is_prod(self) -> bool:
@@ -55,6 +57,14 @@ class StackConfig(Model):
     @property
     def web_services(self) -> tuple[ServiceConfig, ...]:
         return tuple(s for s in self.services if s.is_web)
+
+    def window_floor(self, window: SaleWindow, service: str) -> int:
+        """The floor `window` raises `service` to: its minTasks, or sized from its expectedAttemptsPerSecond."""
+        return self.sizing.floor(window.name, service)
+
+    def requests_per_target(self, service: str) -> int | None:
+        """ALB requests per task per minute to track (web services); None: no request-count policy."""
+        return self.sizing.requests_for(service)
 
     @property
     def tags(self) -> dict[str, str]:

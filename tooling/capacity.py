@@ -15,7 +15,6 @@ import argparse
 import sys
 from dataclasses import dataclass
 
-from components.kafka import replication
 from sizing import SizingError
 from sizing import measured as sizing_measured
 from sizing.arithmetic import (
@@ -33,7 +32,7 @@ from sizing.arithmetic import (
 )
 from sizing.measured import WorkerCapacity
 from sizing.tiers import Tiers
-from stackconfig import ConfigError, SaleWindow, ServiceConfig, StackConfig, parse_config
+from stackconfig import ConfigError, SaleWindow, ServiceConfig, StackConfig, parse_config, sale_sizing
 from tooling.stack_files import StackNotFound, load_stack_files
 
 
@@ -47,19 +46,13 @@ def load_stack_config(stack: str) -> StackConfig:
 
 
 def data_tier(cfg: StackConfig) -> DataTier:
-    """The stack's tiers behind the tasks, as the sizing arithmetic takes them."""
-    factor, _ = replication(cfg.broker_count)
-    return DataTier(
-        brokers=cfg.broker_count,
-        broker_type=cfg.kafka.instance_type,
-        replication_factor=factor,
-        reserved_lcu=cfg.alb.reserved_capacity_units,
-    )
+    """The stack's tiers behind the tasks, as the sizing arithmetic takes them (as the program maps them)."""
+    return sale_sizing.data_tier(cfg.network, cfg.kafka, cfg.alb)
 
 
 def redis_mode(cfg: StackConfig) -> str:
     """Which of measured.yaml's Redis modes the stack runs."""
-    return "cluster" if cfg.cache.cluster_mode else "single"
+    return sale_sizing.redis_mode(cfg.cache)
 
 
 @dataclass(frozen=True)
@@ -70,6 +63,7 @@ class Sizing:
     max_tasks: int
     task_capacity: float  # attempts/s per task at the latency target
     carries: dict[str, float]  # tier -> attempts/s it carries
+    expected: float | None = None  # a sale window's expectedAttemptsPerSecond
 
     @property
     def floor_rate(self) -> float:
@@ -94,23 +88,38 @@ class Sizing:
 
 
 def size(
-    worker: WorkerCapacity, tiers: Tiers, stack: DataTier, service: ServiceConfig, label: str, floor: int
+    worker: WorkerCapacity,
+    tiers: Tiers,
+    stack: DataTier,
+    service: ServiceConfig,
+    label: str,
+    floor: int,
+    window: SaleWindow | None = None,
 ) -> Sizing:
     capacity = task_capacity(worker.attempts_per_second_at_target, service.cpu, tiers)
     carries = data_tier_carries(stack, tiers)
     if worker.known:
         carries[TASKS] = service.max_tasks * capacity
-    return Sizing(label, service.name, floor, service.max_tasks, capacity, carries)
+    expected = window.expected_attempts_per_second if window else None
+    return Sizing(label, service.name, floor, service.max_tasks, capacity, carries, expected)
 
 
 def sizings(cfg: StackConfig, worker: WorkerCapacity, tiers: Tiers) -> list[Sizing]:
-    """Steady state for each web service, then each sale window for each service it raises."""
+    """Steady state for each web service, then each sale window for each service it raises. A window sized by
+    its rate gets its floor from `worker` and `tiers`, as the program sizes it (stackconfig/sale_sizing.py)."""
     stack = data_tier(cfg)
+    windows = list(enumerate(cfg.sale_windows))
+    sized, _ = sale_sizing.size_stack(
+        windows, cfg.services, cfg.autoscaling, cfg.cache, stack, figures=lambda: (worker, tiers)
+    )
     out = [size(worker, tiers, stack, s, "steady state", s.min_tasks) for s in cfg.web_services]
     for window in cfg.sale_windows:
         for service in cfg.web_services:
             if service.name in _window_services(window, cfg):
-                out.append(size(worker, tiers, stack, service, _window_label(window), window.min_tasks))
+                # Not sized when these figures need more than maxTasks (the expected rate's line says so).
+                floor = next((f.floor for f in sized.floors if (f.window, f.service) == (window.name, service.name)),
+                             service.max_tasks)  # fmt: skip
+                out.append(size(worker, tiers, stack, service, _window_label(window), floor, window))
     return out
 
 
@@ -119,7 +128,9 @@ def _window_services(window: SaleWindow, cfg: StackConfig) -> tuple[str, ...]:
 
 
 def _window_label(window: SaleWindow) -> str:
-    return f"sale window {window.name} ({window.start:%Y-%m-%d %H:%M}-{window.end:%H:%M} {window.timezone})"
+    label = f"sale window {window.name} ({window.start:%Y-%m-%d %H:%M}-{window.end:%H:%M} {window.timezone})"
+    rate = window.expected_attempts_per_second
+    return label if rate is None else f"{label}, sized for {rate:,.0f} expected attempts/s"
 
 
 def _tasks_line(s: Sizing, worker: WorkerCapacity) -> str:
@@ -184,6 +195,8 @@ def render(cfg: StackConfig, worker: WorkerCapacity, tiers: Tiers, rate: float |
             f"  bottleneck: {s.bottleneck}, at {s.stack_rate:,.0f} attempts/s"
             + ("" if s.measured else " (of the data tiers; the tasks' share is unknown)"),
         ]
+        if s.expected is not None:
+            lines.append(_rate_line(s.expected, s, stack, tiers).replace("  at ", "  at the expected ", 1))
         if rate is not None:
             lines.append(_rate_line(rate, s, stack, tiers))
         lines.append("")

@@ -161,8 +161,9 @@ class _Pricer:
             for name in window.services or tuple(s.name for s in self.cfg.web_services):
                 service = services[name]
                 floor = float(service.inputs.get("desiredCount") or 0)
-                extra = max(0.0, window.min_tasks - floor)
-                raised, _ = self.tasks_cost(service, window.min_tasks, hours)
+                raised_to = self.cfg.window_floor(window, name)
+                extra = max(0.0, raised_to - floor)
+                raised, _ = self.tasks_cost(service, raised_to, hours)
                 base, _ = self.tasks_cost(service, floor, hours)
                 item = f"{extra:g} tasks above the floor of {floor:g} for {hours:.1f} h (lead included)"
                 out.append(Line(f"{window.name} / {name}", item, raised - base))

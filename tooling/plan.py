@@ -1,8 +1,9 @@
 """`make plan STACK=<name>`: what a stack would create, with no account and no CLI.
 
 Runs the real program under mocks (tooling/mock_runtime.py) and prints the component tree with the
-settings that matter per resource, then a count by type. A config error prints the validation
-message and exits 1.
+settings that matter per resource, then a count by type, and what the configuration sized from the measured
+capacity (a sale window's floor from its rate, the derived requests per target); the program's warnings go to
+stderr. A config error prints the validation message and exits 1.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections import Counter
 from typing import Any
 
 from stackconfig import ConfigError
+from tooling.capacity import load_stack_config
 from tooling.mock_runtime import ProgramRun, RecordedResource, run_program
 from tooling.stack_files import StackNotFound
 
@@ -155,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"plan for stack {args.stack} failed: {err}", file=sys.stderr)
         return 1
     print(render(run))
+    notes = load_stack_config(args.stack).sizing.notes
+    if notes:
+        print("\nSized from the measured capacity (capacity/measured.yaml):")
+        print("\n".join(f"  {note}" for note in notes))
     return 0
 
 

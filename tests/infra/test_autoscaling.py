@@ -9,6 +9,7 @@ import pytest
 
 import stackconfig.load
 from stackconfig import ConfigError, ServiceConfig, StackConfig
+from tests.infra import sizing_by_hand as by_hand
 from tests.infra.compute import child, component, load_balancer, services_in
 from tooling.mock_runtime import ProgramRun, RecordedResource, run_program
 
@@ -38,7 +39,9 @@ def test_target_tracking_on_cpu_memory_and_requests(run: ProgramRun, cfg: StackC
             for r in run.children(scaling(run, svc))
             if r.type == POLICY
         }
-        assert set(policies) == ({"cpu", "memory", "requests"} if svc.is_web else {"cpu", "memory"})
+        # A web service tracks requests per task unless the figure is derived from an unmeasured capacity.
+        requests = svc.is_web and by_hand.requests_target(cfg, svc) is not None
+        assert set(policies) == ({"cpu", "memory", "requests"} if requests else {"cpu", "memory"})
         for kind, target in (("cpu", auto.cpu_target_percent), ("memory", auto.memory_target_percent)):
             tracking = policies[kind]["targetTrackingScalingPolicyConfiguration"]
             assert tracking["targetValue"] == target
@@ -49,9 +52,9 @@ def test_target_tracking_on_cpu_memory_and_requests(run: ProgramRun, cfg: StackC
                 metric
                 == {"cpu": "ECSServiceAverageCPUUtilization", "memory": "ECSServiceAverageMemoryUtilization"}[kind]
             )
-        if svc.is_web:
+        if requests:
             tracking = policies["requests"]["targetTrackingScalingPolicyConfiguration"]
-            assert tracking["targetValue"] == auto.requests_per_target
+            assert tracking["targetValue"] == by_hand.requests_target(cfg, svc) == cfg.requests_per_target(svc.name)
             queries = {q["id"]: q for q in tracking["customizedMetricSpecification"]["metrics"]}
             groups = {
                 d["value"]
@@ -98,7 +101,8 @@ def test_sale_windows_raise_the_floor_before_and_restore_it_after(run: ProgramRu
             up, restore = actions[f"{svc.name}-{w.name}-floor-up"], actions[f"{svc.name}-{w.name}-floor-restore"]
             assert up["schedule"] == _at(w.start - timedelta(minutes=w.lead_minutes))
             assert up["timezone"] == restore["timezone"] == w.timezone
-            assert up["scalableTargetAction"] == {"minCapacity": w.min_tasks, "maxCapacity": svc.max_tasks}
+            floor = by_hand.window_floor(cfg, w, svc)
+            assert up["scalableTargetAction"] == {"minCapacity": floor, "maxCapacity": svc.max_tasks}
             assert restore["schedule"] == _at(w.end)
             assert restore["scalableTargetAction"] == {"minCapacity": svc.min_tasks, "maxCapacity": svc.max_tasks}
 

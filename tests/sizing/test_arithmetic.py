@@ -21,6 +21,7 @@ from sizing.arithmetic import (
     data_tier_loads,
     kafka_carries,
     kafka_mb_per_second,
+    requests_per_target,
     task_capacity,
     tasks_for,
 )
@@ -55,6 +56,23 @@ def test_an_unknown_capacity_is_an_error_not_a_division_by_zero() -> None:
     with pytest.raises(UnknownCapacity, match=r"cannot size 3,000 attempts/s: the capacity per task .* unknown \(0\)"):
         tasks_for(3_000, task_capacity(0, 1024, TIERS))
     assert issubclass(UnknownCapacity, SizingError)
+
+
+@pytest.mark.parametrize(
+    ("capacity", "target"),
+    [
+        (1_000, 42_000),  # 1,000/s x 60 x 0.7
+        (35.5, 1_491),  # today's dev: 71/s per vCPU on a 512-unit task
+        (0.01, 1),  # at least one request per minute (0.42 rounds down to 0)
+    ],
+)
+def test_requests_per_target_is_capacity_per_minute_with_headroom(capacity: float, target: int) -> None:
+    assert requests_per_target(capacity) == target
+
+
+def test_no_requests_per_target_from_an_unknown_capacity() -> None:
+    with pytest.raises(UnknownCapacity, match=r"cannot derive requests per target: .* unknown \(0\)"):
+        requests_per_target(task_capacity(0, 1024, TIERS))
 
 
 def test_one_sale_is_one_shard_and_the_database_carries_rows_over_rows_per_winner() -> None:

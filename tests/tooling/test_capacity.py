@@ -42,8 +42,9 @@ def test_prod_steady_state_and_its_sale_window() -> None:
     api = cfg.web_services[0]
     assert (steady.label, steady.floor_tasks) == ("steady state", api.min_tasks)
     assert window.label.startswith(f"sale window {cfg.sale_windows[0].name} ")
-    assert window.floor_tasks == cfg.sale_windows[0].min_tasks
-    assert window.floor_rate == cfg.sale_windows[0].min_tasks * 1_000  # 1 vCPU tasks
+    assert window.label.endswith(", sized for 10,000 expected attempts/s")
+    # 10,000 expected attempts/s / 1,000 per 1 vCPU task = 10 tasks: prod's own floor
+    assert (window.expected, window.floor_tasks, window.floor_rate) == (10_000, 10, 10_000)
     assert window.max_rate == api.max_tasks * 1_000
 
 
@@ -52,8 +53,13 @@ def test_the_bottleneck_is_the_tier_that_carries_least() -> None:
     slow = capacity.sizings(cfg, WORKER, TIERS)[0]
     # 50 tasks x 1,000/s = 50,000; Redis 20,000; Kafka 40,000; the database 30,000 rows / 3 = 10,000 winners/s
     assert (slow.bottleneck, slow.stack_rate) == (DATABASE, 10_000)
-    fast = capacity.sizings(cfg, dataclasses.replace(WORKER, attempts_per_second_at_target=100), TIERS)[0]
+    fast, window = capacity.sizings(cfg, dataclasses.replace(WORKER, attempts_per_second_at_target=100), TIERS)
     assert (fast.bottleneck, fast.stack_rate) == (TASKS, 5_000)
+    # 10,000 expected attempts/s at 100 per task would need 100 tasks: the window shows maxTasks and says so
+    assert window.floor_tasks == 50
+    assert "at the expected 10,000 attempts/s: 100 tasks (ABOVE maxTasks 50)" in capacity.render(
+        cfg, dataclasses.replace(WORKER, attempts_per_second_at_target=100), TIERS
+    )
     busy = capacity.sizings(cfg, WORKER, dataclasses.replace(TIERS, redis_per_shard=4_000))[0]
     assert (busy.bottleneck, busy.stack_rate) == (REDIS, 4_000)
 
@@ -62,6 +68,8 @@ def test_render_sizes_a_rate_and_names_the_tiers_that_fall_short() -> None:
     cfg = capacity.load_stack_config("prod")
     text = capacity.render(cfg, WORKER, dataclasses.replace(TIERS, redis_per_shard=4_000), rate=60_000)
     assert "at 60,000 attempts/s: 60 tasks (ABOVE maxTasks 50); would not carry it: Redis" in text
+    # the window's own rate: 10,000/s on 1,000/s tasks is 10 of them, beyond this test's 4,000/s Redis shard
+    assert "at the expected 10,000 attempts/s: 10 tasks (within maxTasks); would not carry it: Redis" in text
     assert f"sale window {cfg.sale_windows[0].name}" in text
 
 
