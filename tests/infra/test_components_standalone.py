@@ -76,6 +76,8 @@ def data_endpoints() -> DataEndpoints:
         database_port=5432,
         database_name="flashsale",
         database_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf",
+        database_app_username="flashsale_app",
+        database_app_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-app-AbCdEf",
         database_alarm_dimensions={"DBInstanceIdentifier": "db"},
         cache_endpoint="cache.example",
         cache_port=6379,
