@@ -212,6 +212,7 @@ def web_firewall_args(cfg: StackConfig, alb: LoadBalancer) -> WebFirewallArgs:
         load_balancer_arn=alb.arn,
         rate_limit_per_5min=w.rate_limit_per_5min,
         ip_rate_limit_per_5min=w.ip_rate_limit_per_5min,
+        admin_rate_limit_per_5min=w.admin_rate_limit_per_5min,
         managed_common_rules=w.managed_common_rules,
     )
 

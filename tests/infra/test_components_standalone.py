@@ -177,7 +177,7 @@ def test_load_balancer_defaults_protect_it_and_log_to_a_private_bucket() -> None
 def test_web_firewall_defaults_include_the_managed_common_rules() -> None:
     made = register(lambda: WebFirewall("w", WebFirewallArgs(load_balancer_arn=ARN)))
     rules = {r["name"] for r in made.one("aws:wafv2/webAcl:WebAcl").inputs["rules"]}
-    assert rules == {"rate-limit-per-buyer", "rate-limit-per-ip", "aws-common-rule-set"}
+    assert rules == {"rate-limit-per-buyer", "rate-limit-per-ip", "rate-limit-admin", "aws-common-rule-set"}
 
 
 def test_alarms_protect_their_topic_key_and_subscribe_nobody_by_default() -> None:
