@@ -119,6 +119,33 @@ def test_database_defaults_are_protected_encrypted_private_and_multi_az() -> Non
     assert instance.inputs["multiAz"] is True and instance.inputs["manageMasterUserPassword"] is True
     assert made.one("aws:kms/key:Key").protect
     assert not made.of("aws:rds/proxy:Proxy")
+    # The application role's login is generated and kept in its own protected secret on the database's key.
+    secret = made.one("aws:secretsmanager/secret:Secret")
+    assert secret.protect and secret.inputs["recoveryWindowInDays"] == 30
+    assert made.one("random:index/randomPassword:RandomPassword").inputs["special"] is True
+
+
+def test_database_proxy_admits_the_application_role_with_iam_only() -> None:
+    made = register(
+        lambda: Database(
+            "db",
+            DatabaseArgs(
+                identifier="db",
+                vpc_id="vpc-1",
+                subnet_ids=SUBNETS,
+                security_group_id="sg-db",
+                proxy_subnet_ids=SUBNETS,
+                client_security_group_id="sg-app",
+                engine="aurora-postgresql",
+                aurora_readers=1,
+                proxy=True,
+                app_username="shop_app",
+            ),
+        )
+    )
+    (auth,) = made.one("aws:rds/proxy:Proxy").inputs["auths"]
+    assert auth["iamAuth"] == "REQUIRED" and auth["secretArn"].endswith(":secret:db-app-login-AbCdEf")
+    assert made.one("aws:rds/proxyEndpoint:ProxyEndpoint").inputs["targetRole"] == "READ_ONLY"
 
 
 def test_cache_defaults_are_encrypted_authenticated_protected_and_replicated() -> None:
