@@ -45,6 +45,12 @@ class DataEndpoints:
     # proxy, else Aurora's reader endpoint; set only when the cluster has readers.
     database_read_host: pulumi.Input[str] | None = None
 
+    def __post_init__(self) -> None:
+        # The host decides how the services log in, the ARN what their task role may do: one without the other
+        # would give them an IAM login their role cannot use (or the reverse).
+        if (self.database_proxy_host is None) != (self.database_proxy_arn is None):
+            raise ValueError("database_proxy_host and database_proxy_arn go together: set both for a proxy, or neither")
+
     @property
     def database_proxy(self) -> bool:
         return self.database_proxy_host is not None

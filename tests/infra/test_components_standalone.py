@@ -7,6 +7,7 @@ the program's stacks override them where they mean to (stackconfig/component_arg
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -315,3 +316,9 @@ def test_sale_alarms_page_on_their_thresholds(percent: float) -> None:
     alarms = made.of("aws:cloudwatch/metricAlarm:MetricAlarm")
     assert alarms and percent in {a.inputs["threshold"] for a in alarms}
     assert all(a.inputs["name"].startswith("p-") for a in alarms)
+
+
+def test_a_proxy_host_without_its_arn_is_refused() -> None:
+    """The services would log in with IAM tokens their task role has no rds-db:connect for."""
+    with pytest.raises(ValueError, match="database_proxy_host and database_proxy_arn go together"):
+        dataclasses.replace(data_endpoints(), database_proxy_host="proxy.example")
