@@ -1,10 +1,14 @@
 """Database: PostgreSQL on RDS (16.x, gp3) or Aurora Serverless v2, chosen by `database.engine`.
 
 Either way: isolated subnets, the database security group only, a customer KMS key, the master
-password managed by RDS in Secrets Manager (the service logs in with that master secret; IAM database
-authentication is switched on but nothing uses it yet), Performance Insights, TLS forced, slow
-statements logged to a log group with retention, and protection in prod. An optional RDS Proxy caps
-the connections that Fargate scale-out multiplies.
+password managed by RDS in Secrets Manager (only `migrate` logs in as the master user), Performance
+Insights, TLS forced, slow statements logged to a log group with retention, and protection in prod.
+
+The service logs in as an application role that migrate creates (docs/runtime-contract.md): its
+password is generated here and kept in its own secret, `{"username", "password"}`, encrypted with the
+database's key. An optional RDS Proxy caps the connections that Fargate scale-out multiplies; it holds
+that application secret and admits clients only with IAM authentication (`rds-db:connect` on the
+proxy's user), with a read-only endpoint over the Aurora readers when there are any.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from components.iam import assume_role_policy
 from components.kms import data_key
@@ -24,6 +29,11 @@ AURORA = "aurora-postgresql"
 # Windows in UTC, away from European sale hours; maintenance follows the backup.
 BACKUP_WINDOW = "02:00-03:00"
 MAINTENANCE_WINDOW = "sun:03:30-sun:04:30"
+# The application role's password: printable ASCII, as migrate requires (app/reservation/shared/role_login.py),
+# without what JSON would escape ("\\), what a shell or a connection URL would mangle (' / @ : % space) or
+# what RDS refuses in its own passwords (/ " @ space). Secrets Manager's JSON then stores it verbatim.
+APP_PASSWORD_SPECIALS = "!#$&*()-_=+[]{}<>?"
+APP_PASSWORD_LENGTH = 40
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,9 @@ class DatabaseArgs:
     """The database created. Default flashsale."""
     username: str = "flashsale"
     """The master user (its password is managed by RDS in Secrets Manager). Default flashsale."""
+    app_username: str = "flashsale_app"
+    """The application role the service logs in as (migrate creates it; its password is generated here and
+    kept in its own secret). Default flashsale_app."""
     slow_statement_ms: int = 250
     """Statements slower than this are logged. Default 250."""
     performance_insights_retention_days: int = 7
@@ -89,8 +102,13 @@ class Database(pulumi.ComponentResource):
     port: pulumi.Output[int]
     db_name: str
     username: str
-    secret_arn: pulumi.Output[str]
+    secret_arn: pulumi.Output[str]  # the master's, managed by RDS
+    app_username: str
+    app_secret_arn: pulumi.Output[str]  # {"username", "password"} of the application role
+    app_secret_version: pulumi.Output[str]  # its current version: tasks pin it, so a new password rolls them
+    proxy_arn: pulumi.Output[str] | None
     proxy_endpoint: pulumi.Output[str] | None
+    proxy_read_endpoint: pulumi.Output[str] | None  # the proxy's READ_ONLY endpoint (Aurora with readers)
     reader_endpoint: pulumi.Output[str] | None  # Aurora with readers only
     kms_key_arn: pulumi.Output[str]
     alarm_dimensions: dict[str, pulumi.Output[str]]
@@ -132,7 +150,10 @@ class Database(pulumi.ComponentResource):
         else:
             self._postgres(major, params)
 
-        self.proxy_endpoint = self._proxy() if args.proxy else None
+        self._app_login()
+        self.proxy_arn = self.proxy_endpoint = self.proxy_read_endpoint = None
+        if args.proxy:
+            self._proxy()
 
         self.register_outputs(
             {
@@ -142,7 +163,11 @@ class Database(pulumi.ComponentResource):
                 "dbName": self.db_name,
                 "username": self.username,
                 "secretArn": self.secret_arn,
+                "appUsername": self.app_username,
+                "appSecretArn": self.app_secret_arn,
+                "proxyArn": self.proxy_arn,
                 "proxyEndpoint": self.proxy_endpoint,
+                "proxyReadEndpoint": self.proxy_read_endpoint,
                 "readerEndpoint": self.reader_endpoint,
                 "kmsKeyArn": self.kms_key_arn,
                 "alarmDimensions": self.alarm_dimensions,
@@ -304,11 +329,47 @@ class Database(pulumi.ComponentResource):
             opts=self._data_opts(depends_on=depends_on),
         )
 
-    def _proxy(self) -> pulumi.Output[str]:
+    def _app_login(self) -> None:
+        """The application role's login: a generated password in its own secret, in the JSON shape both
+        migrate (DB_APP_USER/DB_APP_PASSWORD from its keys) and RDS Proxy read. The secret is data (protected
+        in prod, the key's recovery window); the password is not, like the Redis AUTH token."""
+        name, args = self._name, self._args
+        password = random.RandomPassword(
+            f"{name}-app-password",
+            length=APP_PASSWORD_LENGTH,
+            special=True,
+            override_special=APP_PASSWORD_SPECIALS,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        secret = aws.secretsmanager.Secret(
+            f"{name}-app-login",
+            description=f"{name}: the application role {args.app_username} (serve, relay; RDS Proxy)",
+            kms_key_id=self._key.arn,
+            # Dev: delete at once so a re-created stack can reuse the name; prod: the 30-day window.
+            recovery_window_in_days=30 if args.protect_data else 0,
+            opts=self._data_opts(),
+        )
+        version = aws.secretsmanager.SecretVersion(
+            f"{name}-app-login",
+            secret_id=secret.id,
+            secret_string=pulumi.Output.secret(
+                pulumi.Output.json_dumps({"username": args.app_username, "password": password.result})
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.app_username = args.app_username
+        self.app_secret_arn = secret.arn
+        self.app_secret_version = version.version_id
+
+    def _proxy(self) -> None:
         """RDS Proxy next to the clients: they reach it on 5432, it reaches the database on 5432.
 
         The database group admits the client (service) group only, so the proxy carries that group
-        for its way to the database, and a group of its own that admits the clients."""
+        for its way to the database, and a group of its own that admits the clients. Clients log in as
+        the application role with an IAM token; the proxy checks it and logs in to PostgreSQL with the
+        role's password from the app secret, so the role needs no rds_iam grant
+        (docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-connecting.html, "Connecting to a
+        database using IAM authentication"). migrate goes to the database directly, as the master user."""
         name, args = self._name, self._args
         child = pulumi.ResourceOptions(parent=self)
         group = aws.ec2.SecurityGroup(
@@ -345,11 +406,11 @@ class Database(pulumi.ComponentResource):
             assume_role_policy=assume_role_policy("rds.amazonaws.com"),
             opts=child,
         )
-        # The proxy reads the master secret and nothing else.
+        # The proxy reads the application role's secret and nothing else (never the master's).
         aws.iam.RolePolicy(
             f"{name}-proxy",
             role=role.id,
-            policy=pulumi.Output.all(self.secret_arn, self._key.arn).apply(
+            policy=pulumi.Output.all(self.app_secret_arn, self._key.arn).apply(
                 lambda a: json.dumps(
                     {
                         "Version": "2012-10-17",
@@ -380,12 +441,14 @@ class Database(pulumi.ComponentResource):
             vpc_security_group_ids=[group.id, args.client_security_group_id],
             idle_client_timeout=1800,
             auths=[
-                # Clients log in with the master user's password (DB_USER/DB_PASSWORD from the secret).
+                # The application role only, and only with an IAM token (rds-db:connect on
+                # dbuser:<prx- id>/<app user>): no password of it is any use at the proxy.
                 aws.rds.ProxyAuthArgs(
                     auth_scheme="SECRETS",
-                    secret_arn=self.secret_arn,
-                    iam_auth="DISABLED",
+                    secret_arn=self.app_secret_arn,
+                    iam_auth="REQUIRED",
                     client_password_auth_type="POSTGRES_SCRAM_SHA_256",
+                    description=f"{args.app_username}: IAM authentication only",
                 )
             ],
             opts=child,
@@ -402,11 +465,28 @@ class Database(pulumi.ComponentResource):
             opts=child,
         )
         target, members = self._target
-        aws.rds.ProxyTarget(
+        registered = aws.rds.ProxyTarget(
             f"{name}-proxy",
             db_proxy_name=proxy.name,
             target_group_name=target_group.name,
             **target,
             opts=pulumi.ResourceOptions(parent=self, depends_on=members),
         )
-        return proxy.endpoint
+        self.proxy_arn, self.proxy_endpoint = proxy.arn, proxy.endpoint
+        if self.reader_endpoint is not None:
+            # The service's reads (DB_READ_HOST) log in with IAM too, so they must go through the proxy: a
+            # READ_ONLY endpoint balances over the Aurora readers, like the cluster's reader endpoint. RDS
+            # Proxy offers read-only endpoints for Aurora clusters only, and requires readers for them
+            # (docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-proxy-endpoints.html; connecting
+            # through one works as through the default endpoint: AuroraUserGuide/rds-proxy-connecting.html).
+            read_only = aws.rds.ProxyEndpoint(
+                f"{name}-proxy-read-only",
+                db_proxy_name=proxy.name,
+                db_proxy_endpoint_name=f"{args.identifier}-read-only",
+                vpc_subnet_ids=args.proxy_subnet_ids,
+                vpc_security_group_ids=[group.id, args.client_security_group_id],
+                target_role="READ_ONLY",
+                # It needs the cluster, with its readers, registered as the proxy's target.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[registered]),
+            )
+            self.proxy_read_endpoint = read_only.endpoint

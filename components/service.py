@@ -25,12 +25,18 @@ from components.deployment import DeploymentArgs, deployment_configuration, depl
 from components.service_alarms import AlarmThresholds, ServiceAlarmArgs, service_alarms
 from components.service_iam import (
     ECS_TASKS_TRUST,
-    database_secret_policy,
+    database_login_policy,
     execution_policy,
     kafka_producer_policy,
     task_role_trust,
 )
-from components.task_containers import TMP_VOLUME, ContainerSpec, container_definitions, referenced_secrets
+from components.task_containers import (
+    TMP_VOLUME,
+    ContainerSpec,
+    container_definitions,
+    referenced_keys,
+    referenced_secrets,
+)
 
 # Image commands that publish to Kafka (docs/runtime-contract.md): only these get MSK IAM permissions.
 KAFKA_PRODUCER_COMMANDS = frozenset({"relay"})
@@ -152,13 +158,12 @@ class FargateService(pulumi.ComponentResource):
             assume_role_policy=task_role_trust(self),
             opts=child,
         )
-        # Every task connects to PostgreSQL (at least its migrate container) with the rotating secret.
+        # The service's process logs in as the application role (migrate's logins come through the
+        # execution role as secrets, so this role never reads the master secret).
         aws.iam.RolePolicy(
             f"{name}-task-database",
             role=task_role.id,
-            policy=database_secret_policy(
-                args.data.database_secret_arn, args.data.database_secret_kms_key_arn, args.region
-            ),
+            policy=database_login_policy(args.data, args.region),
             opts=child,
         )
         if args.command[0] in KAFKA_PRODUCER_COMMANDS:
@@ -182,7 +187,7 @@ class FargateService(pulumi.ComponentResource):
                 args.repository_arn,
                 log_group.arn,
                 [s.arn for s in secrets],
-                [s.kms_key_arn for s in secrets if s.kms_key_arn is not None],
+                referenced_keys(spec),
                 args.region,
             ),
             opts=child,

@@ -1,6 +1,6 @@
 """IAM documents of one Fargate service: who may assume its roles, what the task may do (MSK IAM for
-Kafka producers only; the rotating database secret), and what ECS may do to start it (pull this image,
-write this log group, read the secrets its containers reference). Built from Inputs, so no statement
+Kafka producers only; log in to PostgreSQL as the application role), and what ECS may do to start it
+(pull this image, write this log group, read the secrets its containers reference). Built from Inputs, so no statement
 ever needs `*` as a resource except ecr:GetAuthorizationToken, which AWS defines only on `*`."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import pulumi
 
+from components.data_endpoints import DataEndpoints
 from components.iam import account_id, account_scoped_trust_policy, assume_role_policy
 
 # The task execution role: ECS's documented trust policy has no condition (task_execution_IAM_role.html),
@@ -65,20 +66,48 @@ def _decrypt_via_secrets_manager(key_arns: Sequence[pulumi.Input[str]], region: 
     }
 
 
-def database_secret_policy(
-    secret_arn: pulumi.Input[str], kms_key_arn: pulumi.Input[str] | None, region: str
-) -> pulumi.Output[str]:
-    """The task reads the RDS-managed database secret itself, per connection, because RDS rotates it."""
-    read = {"Sid": "ReadDatabaseSecret", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue"}
-    return pulumi.Output.json_dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                read | {"Resource": secret_arn},
-                *([_decrypt_via_secrets_manager([kms_key_arn], region)] if kms_key_arn is not None else []),
-            ],
-        }
-    )
+def proxy_db_user(proxy_arn: str, username: str) -> str:
+    """arn:<partition>:rds:<region>:<account>:db-proxy:prx-... -> the `rds-db:connect` resource of `username`
+    at that proxy: arn:<partition>:rds-db:<region>:<account>:dbuser:prx-.../<username>. Through a proxy the
+    resource id is the proxy's, not the database's (docs.aws.amazon.com/AmazonRDS/latest/UserGuide/
+    rds-proxy-connecting.html, "Connecting to a database using IAM authentication"; the db-user resource type:
+    docs.aws.amazon.com/service-authorization/latest/reference/list_rds-db.html)."""
+    parts = proxy_arn.split(":")
+    if len(parts) != 7 or parts[2] != "rds" or parts[5] != "db-proxy" or not parts[6].startswith("prx-"):
+        raise ValueError(
+            f"{proxy_arn!r} is not an RDS Proxy ARN (arn:<partition>:rds:<region>:<account>:db-proxy:prx-...)"
+        )
+    partition, region, account, resource_id = parts[1], parts[3], parts[4], parts[6]
+    return f"arn:{partition}:rds-db:{region}:{account}:dbuser:{resource_id}/{username}"
+
+
+def database_login_policy(data: DataEndpoints, region: str) -> pulumi.Output[str]:
+    """What the service's own process needs to log in as the application role, and nothing of the master's:
+    with a proxy, `rds-db:connect` as that role at that proxy only (IAM authentication); without one, the
+    app secret, which the app reads per connection (DB_LOGIN_ARN)."""
+    if data.database_proxy_arn is not None:
+        statements = [
+            {
+                "Sid": "ConnectAsAppRole",
+                "Effect": "Allow",
+                "Action": "rds-db:connect",
+                "Resource": pulumi.Output.from_input(data.database_proxy_arn).apply(
+                    lambda arn: proxy_db_user(arn, data.database_app_username)
+                ),
+            }
+        ]
+    else:
+        key = data.database_secret_kms_key_arn
+        statements = [
+            {
+                "Sid": "ReadAppLogin",
+                "Effect": "Allow",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": data.database_app_secret_arn,
+            },
+            *([_decrypt_via_secrets_manager([key], region)] if key is not None else []),
+        ]
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements})
 
 
 def execution_policy(

@@ -4,8 +4,13 @@ Two containers from the same image: `migrate` (non-essential, runs to completion
 own command, which starts only after migrate exited 0. Both run read-only as a non-root user with
 an ephemeral /tmp; credentials arrive as `secrets` (valueFrom), endpoints as environment. Each
 container gets only what its command uses: the database for all, Redis and the JWT key for `serve`,
-Kafka for `relay`. The database password rotates, so it is no task-start secret: the app reads it
-from DB_LOGIN_ARN when it connects (the task role may read that one secret).
+Kafka for `relay`.
+
+Database logins (docs/runtime-contract.md, "Database credentials"): migrate gets the master's and the
+application role's user and password as `secrets`, which the execution role reads at task start, so
+the task role (which the service's own process holds) never reads the master secret; it connects to
+the database's own endpoint. serve and relay log in as the application role: through RDS Proxy with an
+IAM token where there is a proxy, else with the app secret read per connection (DB_LOGIN_ARN).
 """
 
 from __future__ import annotations
@@ -45,21 +50,23 @@ class ContainerSpec:
 
 @dataclass(frozen=True)
 class SecretRef:
-    """One `secrets` entry: the variable, the secret it comes from, that secret's customer key, and the
-    version it is pinned to (None: whatever is AWSCURRENT when a task starts)."""
+    """One `secrets` entry: the variable, the secret it comes from, that secret's customer key, the JSON key
+    it takes (None: the whole secret) and the version it is pinned to (None: whatever is AWSCURRENT when a
+    task starts)."""
 
     name: str
     arn: pulumi.Input[str]
     kms_key_arn: pulumi.Input[str] | None
     version_id: pulumi.Input[str] | None = None
+    json_key: str | None = None
 
     @property
     def value_from(self) -> pulumi.Input[str]:
-        if self.version_id is None:
+        if self.version_id is None and self.json_key is None:
             return self.arn
-        # <secret ARN>:<json-key>:<version-stage>:<version-id>, key and stage empty: the whole secret at that
-        # version. docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html
-        return pulumi.Output.concat(self.arn, ":::", self.version_id)
+        # <secret ARN>:<json-key>:<version-stage>:<version-id>, the stage always empty (a version id names one
+        # version already). docs.aws.amazon.com/AmazonECS/latest/developerguide/secrets-envvar-secrets-manager.html
+        return pulumi.Output.concat(self.arn, ":", self.json_key or "", "::", self.version_id or "")
 
 
 def topic_prefix(topics: Sequence[str]) -> str:
@@ -72,25 +79,46 @@ def topic_prefix(topics: Sequence[str]) -> str:
     return common[: common.rfind(".") + 1] if "." in common else ""
 
 
-def environment(spec: ContainerSpec, command: str) -> list[dict[str, pulumi.Input[str]]]:
+def database_environment(spec: ContainerSpec, command: str) -> dict[str, pulumi.Input[str]]:
+    """Where and how each command logs in to PostgreSQL (its user and password, if any, come as secrets)."""
     data = spec.data
     values: dict[str, pulumi.Input[str]] = {
-        "DB_HOST": data.database_host,
         "DB_PORT": pulumi.Output.from_input(data.database_port).apply(str),
         "DB_NAME": data.database_name,
         "DB_SSLMODE": "require",
-        # An ARN, not a secret: the app reads user and password from it per connection. No "SECRET" in
-        # the name, which the policy pack (credentials-in-secrets-manager) takes for a plaintext credential.
-        "DB_LOGIN_ARN": data.database_secret_arn,
     }
+    if command == MIGRATE or not data.database_proxy:
+        # migrate always goes to the database itself: the proxy holds only the application role's secret,
+        # and migrate's session advisory lock would pin a proxy session anyway.
+        values["DB_HOST"] = data.database_host
+    if command == MIGRATE:
+        return values
     if data.database_proxy:
-        # Every container talks to PostgreSQL through the proxy: the app then uses unnamed statements
-        # (asyncpg statement_cache_size=0), because named prepared statements pin the client to one
-        # database connection and defeat the proxy's multiplexing. docs.aws.amazon.com/AmazonRDS/latest/
-        # UserGuide/rds-proxy-pinning.html
-        values["DB_PROXY"] = "true"
+        values |= {
+            "DB_HOST": data.database_proxy_host,
+            # Each connection's password is an IAM token for DB_USER, signed with the task role for AWS_REGION
+            # (the proxy requires it: components/database.py).
+            "DB_IAM_AUTH": "true",
+            "DB_USER": data.database_app_username,
+            "AWS_REGION": spec.region,
+            # The app then uses unnamed statements (asyncpg statement_cache_size=0): named prepared statements
+            # pin the client to one database connection and defeat the proxy's multiplexing.
+            # docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-pinning.html
+            "DB_PROXY": "true",
+        }
+    else:
+        # An ARN, not a secret: the app reads the application role's user and password from it per
+        # connection. No "SECRET" in the name, which the policy pack (credentials-in-secrets-manager) takes
+        # for a plaintext credential.
+        values["DB_LOGIN_ARN"] = data.database_app_secret_arn
     if command == SERVE and data.database_read_host is not None:
         values["DB_READ_HOST"] = data.database_read_host
+    return values
+
+
+def environment(spec: ContainerSpec, command: str) -> list[dict[str, pulumi.Input[str]]]:
+    data = spec.data
+    values = database_environment(spec, command)
     if command == SERVE:
         port = pulumi.Output.from_input(data.cache_port).apply(str)
         values |= {
@@ -112,6 +140,19 @@ def environment(spec: ContainerSpec, command: str) -> list[dict[str, pulumi.Inpu
 
 
 def secret_refs(spec: ContainerSpec, command: str) -> list[SecretRef]:
+    data = spec.data
+    if command == MIGRATE:
+        key = data.database_secret_kms_key_arn
+        return [
+            # The master login: RDS rotates it, so no pinned version (migrate runs for seconds after task start).
+            SecretRef("DB_USER", data.database_secret_arn, key, json_key="username"),
+            SecretRef("DB_PASSWORD", data.database_secret_arn, key, json_key="password"),
+            # The application role's: pinned, so a new password is a new task definition whose migrate sets it.
+            SecretRef("DB_APP_USER", data.database_app_secret_arn, key, data.database_app_secret_version, "username"),
+            SecretRef(
+                "DB_APP_PASSWORD", data.database_app_secret_arn, key, data.database_app_secret_version, "password"
+            ),
+        ]
     if command != SERVE:
         return []
     return [
@@ -127,8 +168,23 @@ def secret_refs(spec: ContainerSpec, command: str) -> list[SecretRef]:
 
 
 def referenced_secrets(spec: ContainerSpec) -> list[SecretRef]:
-    """What the execution role may read at task start: exactly the secrets the containers reference."""
-    return secret_refs(spec, MIGRATE) + secret_refs(spec, spec.command[0])
+    """What the execution role may read at task start: exactly the secrets the containers reference, each
+    once (several variables come from one secret's JSON keys)."""
+    unique: dict[object, SecretRef] = {}
+    for ref in secret_refs(spec, MIGRATE) + secret_refs(spec, spec.command[0]):
+        unique.setdefault(_identity(ref.arn), ref)
+    return list(unique.values())
+
+
+def referenced_keys(spec: ContainerSpec) -> list[pulumi.Input[str]]:
+    """The customer keys of those secrets, each once (the master's and the app's secret share the database's)."""
+    keys = {_identity(r.kms_key_arn): r.kms_key_arn for r in referenced_secrets(spec) if r.kms_key_arn is not None}
+    return list(keys.values())
+
+
+def _identity(value: pulumi.Input[str] | None) -> object:
+    """A plain string is its own identity; an Output is the one object its producer hands everyone."""
+    return value if isinstance(value, str) or value is None else id(value)
 
 
 def _container(spec: ContainerSpec, name: str, command: Sequence[str], *, essential: bool) -> dict:

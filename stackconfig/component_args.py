@@ -74,6 +74,7 @@ def database_args(cfg: StackConfig, network: Network) -> DatabaseArgs:
         proxy=db.proxy,
         db_name=db.name,
         username=db.username,
+        app_username=db.app_username,
         slow_statement_ms=db.slow_statement_ms,
         performance_insights_retention_days=db.performance_insights_retention_days,
         protect_data=cfg.protect_data,
@@ -135,10 +136,13 @@ def kafka_args(cfg: StackConfig, network: Network) -> KafkaArgs:
 def data_endpoints(database: Database, cache: Cache, kafka: Kafka) -> DataEndpoints:
     """What the compute tier needs from the data tier."""
     return DataEndpoints(
-        database_host=database.proxy_endpoint or database.endpoint,
+        database_host=database.endpoint,
         database_port=database.port,
         database_name=database.db_name,
         database_secret_arn=database.secret_arn,
+        database_app_username=database.app_username,
+        database_app_secret_arn=database.app_secret_arn,
+        database_app_secret_version=database.app_secret_version,
         database_alarm_dimensions=database.alarm_dimensions,
         cache_endpoint=cache.endpoint,
         cache_port=cache.port,
@@ -152,8 +156,10 @@ def data_endpoints(database: Database, cache: Cache, kafka: Kafka) -> DataEndpoi
         kafka_topic_names=tuple(kafka.topic_names),
         database_secret_kms_key_arn=database.kms_key_arn,
         cache_secret_kms_key_arn=cache.kms_key_arn,
-        database_proxy=database.proxy_endpoint is not None,
-        database_read_host=database.reader_endpoint,
+        database_proxy_host=database.proxy_endpoint,
+        database_proxy_arn=database.proxy_arn,
+        # Reads log in like every other connection: through the proxy (its read-only endpoint) when there is one.
+        database_read_host=database.proxy_read_endpoint if database.proxy_arn is not None else database.reader_endpoint,
     )
 
 
@@ -206,6 +212,7 @@ def web_firewall_args(cfg: StackConfig, alb: LoadBalancer) -> WebFirewallArgs:
         load_balancer_arn=alb.arn,
         rate_limit_per_5min=w.rate_limit_per_5min,
         ip_rate_limit_per_5min=w.ip_rate_limit_per_5min,
+        admin_rate_limit_per_5min=w.admin_rate_limit_per_5min,
         managed_common_rules=w.managed_common_rules,
     )
 

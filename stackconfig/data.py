@@ -6,9 +6,18 @@ from typing import Annotated, Literal
 
 import boto3
 from pydantic import AfterValidator, BeforeValidator
+from reservation.shared.role_login import username_problem
 
 from stackconfig.allowed import CACHE_ENGINES, DATABASE_ENGINES, MSK_MONITORING, MSK_TOPIC_API_VERSION
 from stackconfig.base import Bool, Float, Int, Model, Str, between, blank_is_none, matches, objects, problem
+
+
+def _app_role_name(name: str) -> str:
+    # The service's own rule (migrate refuses any other name), so a bad name fails the plan, not the deploy.
+    if username_problem(name):
+        allowed = "must be 1-63 lowercase letters, digits or _, not starting with a digit or pg_, nor a reserved name"
+        raise problem(allowed, name)
+    return name
 
 
 def _insights_retention(days: int) -> int:
@@ -43,6 +52,8 @@ class DatabaseConfig(Model):
         Str,
         matches(r"^[a-z][a-z0-9_]{0,15}$", "must be a lowercase identifier of at most 16 characters, not 'postgres'"),
     ] = "flashsale"
+    # The application role serve and relay log in as (docs/runtime-contract.md); migrate creates it.
+    app_username: Annotated[Str, AfterValidator(_app_role_name)] = "flashsale_app"
     slow_statement_ms: Annotated[Int, between(10, 60000)] = 250
     performance_insights_retention_days: Annotated[Int, between(7, 731), AfterValidator(_insights_retention)] = 7
 

@@ -47,7 +47,10 @@ _RateLimit = Annotated[Int, between(10, 2_000_000_000)]
 
 
 class WafConfig(Model):
-    rate_limit_per_5min: _RateLimit = Field(3000, alias="rateLimitPer5Min")  # per buyer (bearer token)
+    # per buyer (bearer token), counting reservation attempts (POST /sales/{id}/reservations) only
+    rate_limit_per_5min: _RateLimit = Field(3000, alias="rateLimitPer5Min")
     # per client IP, which many buyers may share
     ip_rate_limit_per_5min: _RateLimit = Field(100000, alias="ipRateLimitPer5Min")
+    # per client IP on /admin/ paths: operators send a handful of requests, a guesser thousands
+    admin_rate_limit_per_5min: _RateLimit = Field(100, alias="adminRateLimitPer5Min")
     managed_common_rules: Bool = False

@@ -28,6 +28,7 @@ RULES: tuple[tuple[Callable[..., list[str]], tuple[str, ...]], ...] = (
     (rules.dr_region_differs, ("disaster_recovery", "region")),
     (rules.restore_from_this_region, ("disaster_recovery", "region")),
     (rules.capacity_ranges_ordered, ("database",)),
+    (rules.app_role_is_not_the_master, ("database",)),
     (rules.cache_shape, ("cache",)),
     (rules.kafka_storage_grows, ("kafka",)),
     (rules.domain_with_zone, ("alb",)),

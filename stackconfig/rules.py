@@ -76,6 +76,14 @@ def capacity_ranges_ordered(database: DatabaseConfig) -> list[str]:
     return found
 
 
+def app_role_is_not_the_master(database: DatabaseConfig) -> list[str]:
+    # migrate logs in as the master user and refuses to manage itself as the application role.
+    if database.app_username == database.username:
+        allowed = f"must differ from database.username ({database.username}), the master user migrate logs in as"
+        return [fail("database.appUsername", database.app_username, allowed)]
+    return []
+
+
 def cache_shape(cache: CacheConfig) -> list[str]:
     """Shards need cluster mode; the engine and its version name an ElastiCache parameter group family
     (redis7, valkey7, valkey8); AUTH rotation is one generation at a time."""

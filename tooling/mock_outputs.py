@@ -96,6 +96,9 @@ OUTPUTS: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
         "clusterResourceId": f"cluster-{n.upper()}",
     },
     "aws:rds/proxy:Proxy": lambda n, i: {"endpoint": f"{n}.proxy-abc.{REGION}.rds.amazonaws.com"},
+    "aws:rds/proxyEndpoint:ProxyEndpoint": lambda n, i: {
+        "endpoint": f"{i.get('dbProxyEndpointName') or n}.endpoint.proxy-abc.{REGION}.rds.amazonaws.com"
+    },
     "aws:elasticache/replicationGroup:ReplicationGroup": lambda n, i: {
         "primaryEndpointAddress": f"master.{n}.abc.euw1.cache.amazonaws.com",
         "readerEndpointAddress": f"replica.{n}.abc.euw1.cache.amazonaws.com",
@@ -232,6 +235,10 @@ ARNS: dict[str, Callable[[str, dict[str, Any]], str]] = {
     "aws:rds/instance:Instance": lambda n, i: arn("rds", f"db:{_named(i, 'identifier', n)}"),
     "aws:rds/parameterGroup:ParameterGroup": lambda n, i: arn("rds", f"pg:{_named(i, 'name', n)}"),
     "aws:rds/proxy:Proxy": lambda n, i: arn("rds", f"db-proxy:prx-{_uuid(n).replace('-', '')[:17]}"),
+    # The proxy's own ARN carries its resource id (prx-...), which IAM authentication's dbuser ARNs name.
+    "aws:rds/proxyEndpoint:ProxyEndpoint": lambda n, i: arn(
+        "rds", f"db-proxy-endpoint:prx-endpoint-{_uuid(n).replace('-', '')[:17]}"
+    ),
     "aws:rds/proxyDefaultTargetGroup:ProxyDefaultTargetGroup": lambda n, i: arn(
         "rds", f"target-group:prx-tg-{_uuid(n).replace('-', '')[:17]}"
     ),

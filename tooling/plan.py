@@ -36,7 +36,8 @@ SETTINGS: dict[str, tuple[str, ...]] = {
     "aws:rds/cluster:Cluster": ("engine", "engineVersion", "serverlessv2ScalingConfiguration", "storageEncrypted",
                                 "manageMasterUserPassword", "backupRetentionPeriod", "deletionProtection"),
     "aws:rds/clusterInstance:ClusterInstance": ("instanceClass", "publiclyAccessible"),
-    "aws:rds/proxy:Proxy": ("engineFamily", "requireTls"),
+    "aws:rds/proxy:Proxy": ("engineFamily", "requireTls", "auths.iamAuth", "auths.description"),
+    "aws:rds/proxyEndpoint:ProxyEndpoint": ("targetRole",),
     "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication": ("retentionPeriod",),
     "aws:backup/plan:Plan": ("rules",),
     "aws:elasticache/replicationGroup:ReplicationGroup": ("engine", "engineVersion", "nodeType", "clusterMode",
@@ -66,6 +67,34 @@ SETTINGS: dict[str, tuple[str, ...]] = {
     "aws:cloudwatch/dashboard:Dashboard": ("dashboardName",),
     "aws:wafv2/webAcl:WebAcl": ("scope",),
 }  # fmt: skip
+
+
+def _waf_rule(rule: dict[str, Any]) -> str:
+    """`name(limit per key, scope -> response)` for a rate rule, `name(group, overrides)` for a managed one."""
+    statement = rule.get("statement") or {}
+    if "rateBasedStatement" in statement:
+        rate = statement["rateBasedStatement"]
+        scope = rate.get("scopeDownStatement")
+        matches = scope["andStatement"]["statements"] if scope and "andStatement" in scope else [scope] if scope else []
+        shown = [
+            m.get("byteMatchStatement", {}).get("searchString") or m.get("regexMatchStatement", {}).get("regexString")
+            for m in matches
+        ]
+        response = ((rule.get("action") or {}).get("block") or {}).get("customResponse") or {}
+        return (
+            f"{rule['name']}({_show(rate['limit'])}/{_show(rate.get('evaluationWindowSec'))}s per "
+            f"{rate['aggregateKeyType']}{' on ' + ' '.join(map(str, shown)) if shown else ''}"
+            f"{' -> ' + _show(response['responseCode']) if response else ''})"
+        )
+    group = statement.get("managedRuleGroupStatement") or {}
+    overrides = [f"{o['name']}={next(iter(o['actionToUse']))}" for o in group.get("ruleActionOverrides") or []]
+    return f"{rule['name']}({group.get('name')}{', ' + ', '.join(overrides) if overrides else ''})"
+
+
+# Per type, a summary of inputs too nested for SETTINGS.
+SUMMARIES: dict[str, Any] = {
+    "aws:wafv2/webAcl:WebAcl": lambda inputs: "rules=" + "; ".join(_waf_rule(r) for r in inputs.get("rules") or []),
+}
 
 
 def _dig(inputs: dict[str, Any], dotted: str) -> Any:
@@ -104,6 +133,8 @@ def describe(resource: RecordedResource, region: str | None = None) -> str:
         value = _dig(resource.inputs, key)
         if value is not None:
             parts.append(f"{key}={_show(value)}")
+    if resource.type in SUMMARIES:
+        parts.append(SUMMARIES[resource.type](resource.inputs))
     if region:
         parts.append(f"[region {region}]")
     if resource.protect:

@@ -7,6 +7,7 @@ the program's stacks override them where they mean to (stackconfig/component_arg
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -76,6 +77,8 @@ def data_endpoints() -> DataEndpoints:
         database_port=5432,
         database_name="flashsale",
         database_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf",
+        database_app_username="flashsale_app",
+        database_app_secret_arn="arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-app-AbCdEf",
         database_alarm_dimensions={"DBInstanceIdentifier": "db"},
         cache_endpoint="cache.example",
         cache_port=6379,
@@ -117,6 +120,33 @@ def test_database_defaults_are_protected_encrypted_private_and_multi_az() -> Non
     assert instance.inputs["multiAz"] is True and instance.inputs["manageMasterUserPassword"] is True
     assert made.one("aws:kms/key:Key").protect
     assert not made.of("aws:rds/proxy:Proxy")
+    # The application role's login is generated and kept in its own protected secret on the database's key.
+    secret = made.one("aws:secretsmanager/secret:Secret")
+    assert secret.protect and secret.inputs["recoveryWindowInDays"] == 30
+    assert made.one("random:index/randomPassword:RandomPassword").inputs["special"] is True
+
+
+def test_database_proxy_admits_the_application_role_with_iam_only() -> None:
+    made = register(
+        lambda: Database(
+            "db",
+            DatabaseArgs(
+                identifier="db",
+                vpc_id="vpc-1",
+                subnet_ids=SUBNETS,
+                security_group_id="sg-db",
+                proxy_subnet_ids=SUBNETS,
+                client_security_group_id="sg-app",
+                engine="aurora-postgresql",
+                aurora_readers=1,
+                proxy=True,
+                app_username="shop_app",
+            ),
+        )
+    )
+    (auth,) = made.one("aws:rds/proxy:Proxy").inputs["auths"]
+    assert auth["iamAuth"] == "REQUIRED" and auth["secretArn"].endswith(":secret:db-app-login-AbCdEf")
+    assert made.one("aws:rds/proxyEndpoint:ProxyEndpoint").inputs["targetRole"] == "READ_ONLY"
 
 
 def test_cache_defaults_are_encrypted_authenticated_protected_and_replicated() -> None:
@@ -175,7 +205,7 @@ def test_load_balancer_defaults_protect_it_and_log_to_a_private_bucket() -> None
 def test_web_firewall_defaults_include_the_managed_common_rules() -> None:
     made = register(lambda: WebFirewall("w", WebFirewallArgs(load_balancer_arn=ARN)))
     rules = {r["name"] for r in made.one("aws:wafv2/webAcl:WebAcl").inputs["rules"]}
-    assert rules == {"rate-limit-per-buyer", "rate-limit-per-ip", "aws-common-rule-set"}
+    assert rules == {"rate-limit-per-buyer", "rate-limit-per-ip", "rate-limit-admin", "aws-common-rule-set"}
 
 
 def test_alarms_protect_their_topic_key_and_subscribe_nobody_by_default() -> None:
@@ -286,3 +316,9 @@ def test_sale_alarms_page_on_their_thresholds(percent: float) -> None:
     alarms = made.of("aws:cloudwatch/metricAlarm:MetricAlarm")
     assert alarms and percent in {a.inputs["threshold"] for a in alarms}
     assert all(a.inputs["name"].startswith("p-") for a in alarms)
+
+
+def test_a_proxy_host_without_its_arn_is_refused() -> None:
+    """The services would log in with IAM tokens their task role has no rds-db:connect for."""
+    with pytest.raises(ValueError, match="database_proxy_host and database_proxy_arn go together"):
+        dataclasses.replace(data_endpoints(), database_proxy_host="proxy.example")

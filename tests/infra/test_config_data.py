@@ -59,3 +59,24 @@ def test_kafka_versions_without_msks_topic_api_are_refused(version: str) -> None
 def test_kafka_versions_with_msks_topic_api(version: str) -> None:
     cfg = parse_config(raw_for("dev", kafka__version=version), project="flashsale", stack="dev", region="eu-west-1")
     assert cfg.kafka.version == version
+
+
+def test_the_application_role_defaults_to_flashsale_app() -> None:
+    cfg = parse_config(raw_for("dev"), project="flashsale", stack="dev", region="eu-west-1")
+    assert cfg.database.app_username == "flashsale_app" and cfg.database.username != cfg.database.app_username
+
+
+@pytest.mark.parametrize("name", ["Flashsale", "1app", "pg_app", "public", "app-user", "a" * 64])
+def test_an_application_role_name_migrate_would_refuse_fails_the_plan(name: str) -> None:
+    """The service's own rule (reservation.shared.role_login): refused at plan time, not by migrate at deploy."""
+    assert one_problem(database__appUsername=name) == (
+        f"flashsale:database.appUsername = '{name}': must be 1-63 lowercase letters, digits or _, "
+        "not starting with a digit or pg_, nor a reserved name"
+    )
+
+
+def test_the_application_role_cannot_be_the_master_user() -> None:
+    assert one_problem(database__appUsername="flashsale") == (
+        "flashsale:database.appUsername = 'flashsale': must differ from database.username (flashsale), "
+        "the master user migrate logs in as"
+    )

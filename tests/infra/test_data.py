@@ -4,6 +4,7 @@ Every expectation comes from the stack's own config, so a new stack file is test
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -152,7 +153,8 @@ def test_database_protection_follows_protect_data(run: ProgramRun, cfg: StackCon
     assert db.inputs["deletionProtection"] is protect
     assert db.inputs["skipFinalSnapshot"] is (not protect)
     assert bool(db.inputs.get("finalSnapshotIdentifier")) is protect
-    data = [db, only(run, DATABASE, KMS_KEY), *child(run, DATABASE, CLUSTER_INSTANCE)]
+    # The application role's secret is data too: losing it locks the service out until the next migrate.
+    data = [db, only(run, DATABASE, KMS_KEY), only(run, DATABASE, SECRET), *child(run, DATABASE, CLUSTER_INSTANCE)]
     assert [r.protect for r in data] == [protect] * len(data)
     # Nothing else in the component is protected: dev must go in one destroy.
     others = [r for r in run.children(run.one(DATABASE)) if r not in data]
@@ -176,12 +178,23 @@ def test_proxy_follows_config(run: ProgramRun, cfg: StackConfig) -> None:
     ingress = only(run, DATABASE, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").inputs
     assert (ingress["securityGroupId"], ingress["referencedSecurityGroupId"]) == (mock_id(own.name), groups["service"])
     assert ingress["fromPort"] == ingress["toPort"] == 5432
-    assert [a["secretArn"] for a in inputs["auths"]] == [run.outputs["databaseSecretArn"]]
+    # The application role only, and only with an IAM token: never the master's secret.
+    assert inputs["auths"] == [
+        {
+            "authScheme": "SECRETS",
+            "secretArn": run.outputs["databaseAppSecretArn"],
+            "iamAuth": "REQUIRED",
+            "clientPasswordAuthType": "POSTGRES_SCRAM_SHA_256",
+            "description": f"{cfg.database.app_username}: IAM authentication only",
+        }
+    ]
     assert run.outputs["databaseProxyEndpoint"]
 
+    # The proxy's role reads the application role's secret (and decrypts it), not the master's.
     policy = policy_document(only(run, DATABASE, "aws:iam/rolePolicy:RolePolicy").inputs["policy"])
     resources = sorted(s["Resource"] for s in policy["Statement"])
-    assert resources == sorted([run.outputs["databaseSecretArn"], arn_of(only(run, DATABASE, KMS_KEY))])
+    assert resources == sorted([run.outputs["databaseAppSecretArn"], arn_of(only(run, DATABASE, KMS_KEY))])
+    assert run.outputs["databaseSecretArn"] not in json.dumps(policy)
 
     target = only(run, DATABASE, "aws:rds/proxyTarget:ProxyTarget").inputs
     db = database_resource(run, cfg)

@@ -1,5 +1,5 @@
-"""The ALB, its listeners and path rules, access logs, the test listener's reach, and the WAF, per stack;
-plus the HTTPS variant every stack gets when it names a certificate."""
+"""The ALB, its listeners and path rules, access logs and the test listener's reach, per stack; plus the
+HTTPS variant every stack gets when it names a certificate. The WAF: test_web_firewall.py."""
 
 from __future__ import annotations
 
@@ -170,39 +170,6 @@ def test_ecs_infrastructure_role_is_trusted_by_ecs_with_the_lb_policy(run: Progr
     # Pinned whole: the same name under service-role/ does not exist and AttachRolePolicy fails.
     assert attachment.inputs["policyArn"] == "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
     assert attachment.inputs["role"] == role.inputs.get("name", role.name)
-
-
-def test_waf_rate_limits_per_ip_and_adds_common_rules_where_configured(run: ProgramRun, cfg: StackConfig) -> None:
-    acl = run.one("aws:wafv2/webAcl:WebAcl")
-    assert acl.inputs["scope"] == "REGIONAL" and "allow" in acl.inputs["defaultAction"]
-    rules = {r["name"]: r for r in acl.inputs["rules"]}
-    rate = rules["rate-limit-per-ip"]
-    assert "block" in rate["action"]
-    assert rate["statement"]["rateBasedStatement"]["limit"] == cfg.waf.ip_rate_limit_per_5min
-    assert rate["statement"]["rateBasedStatement"]["aggregateKeyType"] == "IP"
-    assert len({r["priority"] for r in rules.values()}) == len(rules)
-    assert ("aws-common-rule-set" in rules) is cfg.waf.managed_common_rules
-    if cfg.waf.managed_common_rules:
-        group = rules["aws-common-rule-set"]["statement"]["managedRuleGroupStatement"]
-        assert group == {"vendorName": "AWS", "name": "AWSManagedRulesCommonRuleSet"}
-    assert all(r["visibilityConfig"]["cloudwatchMetricsEnabled"] for r in rules.values())
-    association = run.one("aws:wafv2/webAclAssociation:WebAclAssociation")
-    assert association.inputs["resourceArn"] == arn_of(load_balancer(run))
-    assert association.inputs["webAclArn"] == arn_of(acl)
-    assert id_of(acl)
-
-
-def test_buyers_behind_one_nat_are_limited_each_not_together(run: ProgramRun, cfg: StackConfig) -> None:
-    """A carrier NAT puts thousands of buyers behind one IP: the tight limit counts each bearer token,
-    the per-IP one is a far higher ceiling."""
-    rules = {r["name"]: r for r in run.one("aws:wafv2/webAcl:WebAcl").inputs["rules"]}
-    buyer = rules["rate-limit-per-buyer"]["statement"]["rateBasedStatement"]
-    assert "block" in rules["rate-limit-per-buyer"]["action"]
-    assert buyer["aggregateKeyType"] == "CUSTOM_KEYS" and buyer["limit"] == cfg.waf.rate_limit_per_5min
-    (key,) = buyer["customKeys"]
-    assert key["header"]["name"].lower() == "authorization"
-    per_ip = rules["rate-limit-per-ip"]["statement"]["rateBasedStatement"]["limit"]
-    assert per_ip >= 10 * buyer["limit"], "the per-IP limit would block buyers sharing one address"
 
 
 def test_a_new_certificate_reaches_the_ecs_service(https_run: ProgramRun) -> None:

@@ -58,3 +58,13 @@ def test_unknown_stack_is_a_clear_error() -> None:
     result = plan("no-such-stack")
     assert result.returncode == 1
     assert "no stack file Pulumi.no-such-stack.yaml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_plan_shows_the_proxys_iam_auth_and_the_scoped_waf_rules(run: ProgramRun) -> None:
+    text = render(run)
+    if run.of_type("aws:rds/proxy:Proxy"):
+        assert "auths.iamAuth=REQUIRED" in text
+    acl = next(line for line in text.splitlines() if "aws:wafv2/webAcl:WebAcl" in line and "rules=" in line)
+    assert "rate-limit-per-buyer(" in acl and "on POST ^/sales/[0-9]+/reservations$ -> 429" in acl
+    assert "rate-limit-admin(" in acl and "per IP on /admin/ -> 429" in acl
+    assert "rate-limit-per-ip(" in acl

@@ -26,15 +26,25 @@ from tests.infra.compute import (
 from tooling.mock_outputs import ACCOUNT, resource_outputs
 from tooling.mock_runtime import ProgramRun, RecordedResource, run_program
 
-DATABASE_ENV = {"DB_HOST", "DB_PORT", "DB_NAME", "DB_SSLMODE", "DB_LOGIN_ARN"}
-# Per command (docs/runtime-contract.md): exactly what it reads, so no task holds another's credentials.
+# Per command (docs/runtime-contract.md): exactly what it reads besides the database (DB_*, and AWS_REGION
+# for IAM database authentication: tests/infra/test_database_logins.py), so no task holds another's credentials.
 ENVIRONMENT = {
-    "migrate": DATABASE_ENV,
-    "serve": DATABASE_ENV | {"REDIS_URL", "REDIS_CLUSTER", "EMF_ENABLED", "METRICS_NAMESPACE", "PORT"},
-    "relay": DATABASE_ENV
-    | {"KAFKA_BOOTSTRAP_SERVERS", "KAFKA_AUTH", "KAFKA_TOPIC_PREFIX", "AWS_REGION", "EMF_ENABLED", "METRICS_NAMESPACE"},
+    "migrate": set(),
+    "serve": {"REDIS_URL", "REDIS_CLUSTER", "EMF_ENABLED", "METRICS_NAMESPACE", "PORT"},
+    "relay": {
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "KAFKA_AUTH",
+        "KAFKA_TOPIC_PREFIX",
+        "AWS_REGION",
+        "EMF_ENABLED",
+        "METRICS_NAMESPACE",
+    },
 }
-SECRETS = {"migrate": set(), "serve": {"REDIS_PASSWORD", "JWT_KEYS"}, "relay": set()}
+SECRETS = {
+    "migrate": {"DB_USER", "DB_PASSWORD", "DB_APP_USER", "DB_APP_PASSWORD"},
+    "serve": {"REDIS_PASSWORD", "JWT_KEYS"},
+    "relay": set(),
+}
 KMS_KEY = "aws:kms/key:Key"
 
 
@@ -116,12 +126,14 @@ def test_task_definition_follows_the_runtime_contract(run: ProgramRun, cfg: Stac
             assert c["readonlyRootFilesystem"] is True
             assert c["user"].split(":")[0] not in ("", "0", "root")
             env = {e["name"]: e["value"] for e in c["environment"]}
-            assert set(env) == ENVIRONMENT[command] | ({"DB_PROXY"} if cfg.database.proxy else set()), c["name"]
-            # The rotating password is read by the app per connection: only the ARN, in plain environment.
-            assert env["DB_LOGIN_ARN"] == run.outputs["databaseSecretArn"] and env["DB_SSLMODE"] == "require"
+            iam_region = {"AWS_REGION"} if command == "serve" and cfg.database.proxy else set()
+            assert {k for k in env if not k.startswith("DB_")} - iam_region == ENVIRONMENT[command], c["name"]
+            assert env["DB_SSLMODE"] == "require" and run.outputs["databaseSecretArn"] not in env.values()
             secrets = _secrets(c)
             assert set(secrets) == SECRETS[command] and not set(secrets) & set(env), c["name"]
-            assert run.outputs["databaseSecretArn"] not in secrets.values()
+            # Only migrate's logins come from the master secret.
+            masters = {k for k, v in secrets.items() if secret_of(v) == run.outputs["databaseSecretArn"]}
+            assert masters == ({"DB_USER", "DB_PASSWORD"} if command == "migrate" else set()), c["name"]
             if command == "serve":
                 assert env["REDIS_URL"].startswith("rediss://") and "@" not in env["REDIS_URL"]
                 assert env["REDIS_CLUSTER"] == ("true" if cfg.cache.cluster_mode else "false")
@@ -166,37 +178,29 @@ def test_roles_are_least_privilege(run: ProgramRun, cfg: StackConfig) -> None:
         reads = [s for s in _statements(run, execution) if s["Action"] == "secretsmanager:GetSecretValue"]
         assert [set(r["Resource"]) for r in reads] == ([referenced] if referenced else [])
         decrypts = [s for s in _statements(run, execution) if s["Action"] == "kms:Decrypt"]
-        cache_key = [_key_arn(run, "flashsale:data:Cache")] if run.outputs["redisAuthSecretArn"] in referenced else []
-        assert [d["Resource"] for d in decrypts] == ([cache_key] if cache_key else [])
+        # migrate's logins (the database's key); the Redis token's (the cache's key) for serve.
+        keys = [_key_arn(run, "flashsale:data:Database")]
+        keys += [_key_arn(run, "flashsale:data:Cache")] if run.outputs["redisAuthSecretArn"] in referenced else []
+        assert [d["Resource"] for d in decrypts] == [keys]
         if svc.command[0] == "relay":
-            assert not referenced, "the relay needs neither the JWT key nor the Redis AUTH token"
+            # Its migrate's database logins only.
+            assert run.outputs["redisAuthSecretArn"] not in referenced, "the relay needs no Redis AUTH token"
+            assert referenced == {run.outputs["databaseSecretArn"], run.outputs["databaseAppSecretArn"]}
         task = child(run, parent, "aws:ecs/taskDefinition:TaskDefinition", "task")
         assert task.inputs["taskRoleArn"] == arn_of(task_role)
         assert task.inputs["executionRoleArn"] == arn_of(execution)
 
 
-def test_every_task_reads_only_the_database_secret_itself(run: ProgramRun, cfg: StackConfig) -> None:
-    """RDS rotates the password, so the app reads it per connection: the task role, not the execution role."""
-    secret, key = run.outputs["databaseSecretArn"], _key_arn(run, "flashsale:data:Database")
-    for svc in services_in(cfg):
-        statements = _statements(run, child(run, component(run, svc), ROLE, "task"))
-        reads = [st for st in statements if st["Action"] == "secretsmanager:GetSecretValue"]
-        assert [st["Resource"] for st in reads] == [secret]
-        decrypts = [st for st in statements if st["Action"] == "kms:Decrypt"]
-        assert [st["Resource"] for st in decrypts] == [[key]]
-        via = f"secretsmanager.{cfg.region}.amazonaws.com"
-        assert decrypts[0]["Condition"] == {"StringEquals": {"kms:ViaService": via}}
-        others = [st for st in statements if not str(st["Action"]).startswith(("secretsmanager:", "kms:"))]
-        assert all(a.startswith("kafka-cluster:") for st in others for a in st["Action"])
-
-
 def test_only_the_relay_may_produce_to_kafka_and_only_to_its_topics(run: ProgramRun, cfg: StackConfig) -> None:
     for svc in services_in(cfg):
         statements = _statements(run, child(run, component(run, svc), ROLE, "task"))
-        statements = [st for st in statements if st["Sid"] not in ("ReadDatabaseSecret", "DecryptSecrets")]
+        # The database login (tests/infra/test_database_logins.py) aside.
+        statements = [
+            st for st in statements if st["Sid"] not in ("ConnectAsAppRole", "ReadAppLogin", "DecryptSecrets")
+        ]
         actions = {a for st in statements for a in st["Action"]}
         if svc.command[0] != "relay":
-            assert not actions, f"{svc.name} needs no AWS permissions beyond the database secret"
+            assert not actions, f"{svc.name} needs no AWS permissions beyond its database login"
             continue
         assert actions == {
             "kafka-cluster:Connect",
@@ -250,8 +254,10 @@ def test_every_database_client_knows_when_it_talks_to_rds_proxy(run: ProgramRun,
     for svc in services_in(cfg):
         for c in containers(run, svc).values():
             env = {e["name"]: e["value"] for e in c["environment"]}
-            assert env.get("DB_PROXY") == ("true" if cfg.database.proxy else None), c["name"]
-            if cfg.database.proxy:
+            # migrate goes to the database itself (docs/runtime-contract.md).
+            through_proxy = cfg.database.proxy and c["command"][0] != "migrate"
+            assert env.get("DB_PROXY") == ("true" if through_proxy else None), c["name"]
+            if through_proxy:
                 assert env["DB_HOST"] == run.outputs["databaseProxyEndpoint"]
 
 
@@ -263,6 +269,8 @@ def test_aurora_readers_serve_the_apis_reads(stack: str, cfg: StackConfig) -> No
         )
         cluster = run.one("aws:rds/cluster:Cluster")
         reader_endpoint = resource_outputs(cluster.type, cluster.name, cluster.inputs)[1]["readerEndpoint"]
+        # Behind a proxy the reads log in with IAM too: the proxy's read-only endpoint.
+        reader_endpoint = run.outputs["databaseProxyReadEndpoint"] if cfg.database.proxy else reader_endpoint
         for svc in services_in(cfg):
             for c in containers(run, svc).values():
                 env = {e["name"]: e["value"] for e in c["environment"]}
