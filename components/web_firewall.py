@@ -9,10 +9,11 @@ and only reservation attempts (POST /sales/{id}/reservations): a buyer polling a
 nothing of it. A per-IP ceiling stays on everything for clients that rotate tokens or send none.
 
 WAF acts on rates it aggregates over its window, tens of seconds late: it keeps bots off the ALB; a limit
-that holds within a sale's first second belongs in the service (issue #16 plans a per-buyer attempt limit
-in the Redis gate, refused with 429 `too_many_attempts`). Every block answers 429 in the API's error shape
-({"error": "too_many_attempts", "detail": ...}, as app/reservation/http/errors.py writes it) with
-Retry-After, so clients can treat a WAF refusal and the service's alike.
+that holds within a sale's first second is the service's: a token bucket per buyer per sale in the Redis
+gate's script (app/reservation/gate/lua/reserve.lua), refused with 429 `too_many_attempts`. Every WAF
+block answers 429 in the API's error shape ({"error": "too_many_attempts", "detail": ...}, as
+app/reservation/http/errors.py writes it) with Retry-After, so clients treat a WAF refusal and the
+service's alike.
 """
 
 from __future__ import annotations
