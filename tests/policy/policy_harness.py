@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from pulumi_policy import (
     PolicyCustomTimeouts,
     PolicyProviderResource,
@@ -151,3 +152,22 @@ MSK_GOOD = {
         "encryptionInTransit": {"clientBroker": "TLS", "inCluster": True},
     },
 }
+
+
+def case_tests(cases: Sequence[Case]) -> tuple[Any, Any, Any]:
+    """The three tests every domain's resource-rule cases get (a test module binds them to test_* names)."""
+
+    @pytest.mark.parametrize("case", cases, ids=lambda c: c.id)
+    def passing_resource_has_no_violation(case: Case) -> None:
+        assert case.messages(case.passing) == []
+
+    @pytest.mark.parametrize("case", cases, ids=lambda c: c.id)
+    def failing_resource_is_reported(case: Case) -> None:
+        messages = case.messages(case.failing)
+        assert any(case.expect in m for m in messages), messages
+
+    @pytest.mark.parametrize("case", cases, ids=lambda c: c.id)
+    def unknown_props_are_not_a_violation(case: Case) -> None:
+        assert case.messages(case.unknown) == []
+
+    return passing_resource_has_no_violation, failing_resource_is_reported, unknown_props_are_not_a_violation

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import pytest
 from policy_harness import (
     MSK_GOOD,
     POLICIES,
@@ -14,6 +13,7 @@ from policy_harness import (
     UNKNOWN_STRING,
     Case,
     Res,
+    case_tests,
     check_stack,
     domain_policies,
 )
@@ -86,20 +86,10 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_passing_resource_has_no_violation(case: Case) -> None:
-    assert case.messages(case.passing) == []
-
-
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_failing_resource_is_reported(case: Case) -> None:
-    messages = case.messages(case.failing)
-    assert any(case.expect in m for m in messages), messages
-
-
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_unknown_props_are_not_a_violation(case: Case) -> None:
-    assert case.messages(case.unknown) == []
+# Every case: its passing resource passes, its failing one is reported, unknown values are no violation.
+test_passing_resource_has_no_violation, test_failing_resource_is_reported, test_unknown_props_are_not_a_violation = (
+    case_tests(CASES)
+)
 
 
 def test_every_exposure_policy_is_tested() -> None:

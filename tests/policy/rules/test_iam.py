@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-from policy_harness import UNKNOWN_ARRAY, UNKNOWN_STRING, Case, domain_policies
+from policy_harness import UNKNOWN_ARRAY, UNKNOWN_STRING, Case, case_tests, domain_policies
 
 
 def _policy_doc(action: Any, resource: Any = "*") -> str:
@@ -59,20 +58,10 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_passing_resource_has_no_violation(case: Case) -> None:
-    assert case.messages(case.passing) == []
-
-
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_failing_resource_is_reported(case: Case) -> None:
-    messages = case.messages(case.failing)
-    assert any(case.expect in m for m in messages), messages
-
-
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
-def test_unknown_props_are_not_a_violation(case: Case) -> None:
-    assert case.messages(case.unknown) == []
+# Every case: its passing resource passes, its failing one is reported, unknown values are no violation.
+test_passing_resource_has_no_violation, test_failing_resource_is_reported, test_unknown_props_are_not_a_violation = (
+    case_tests(CASES)
+)
 
 
 def test_every_iam_policy_is_tested() -> None:
