@@ -118,3 +118,17 @@ def test_hot_path_unexpected_error_is_a_logged_500(with_app, caplog) -> None:
         assert 'route="/sales/{sale_id:int}/reservations",status="500"' in text
 
     with_app(body)
+
+
+@pytest.mark.parametrize("user", ["buyer-1", 'bü€r "quoted" \\ /slash\ttab', "\u2028\x01"])
+def test_201_body_is_the_bytes_starlette_renders(user) -> None:
+    """The hot path encodes a 201 with msgspec, not through JSONResponse: the bytes must not differ."""
+    from datetime import UTC, datetime
+
+    from reservation.domain.models import Reservation, Status
+    from reservation.http.hot_path import _json
+    from starlette.responses import JSONResponse
+
+    held = Reservation(str(uuid.uuid4()), 2**53 + 1, user, 3, Status.HELD, "key", datetime(9999, 12, 31, tzinfo=UTC))
+    content = {**held.to_json(), "user_id": held.user_id}  # a text field that may hold any character
+    assert _json(content) == JSONResponse(content).body

@@ -44,7 +44,7 @@ def test_more_workers_per_task_use_more_vcpus() -> None:
         (10_001, 1_000, 11),
         (10_000, 1_000, 10),
         (1, 1_000, 1),
-        # today's dev figure: 71/s per vCPU, 512-unit tasks carry 35.5/s; 3,000/s is 84.5 -> 85 tasks
+        # a loaded afternoon's dev figure: 71/s per vCPU, 512-unit tasks carry 35.5/s; 3,000/s is 84.5 -> 85 tasks
         (3_000, task_capacity(71, 512, TIERS), 85),
     ],
 )
@@ -62,7 +62,7 @@ def test_an_unknown_capacity_is_an_error_not_a_division_by_zero() -> None:
     ("capacity", "target"),
     [
         (1_000, 42_000),  # 1,000/s x 60 x 0.7
-        (35.5, 1_491),  # today's dev: 71/s per vCPU on a 512-unit task
+        (35.5, 1_491),  # 71/s per vCPU (a loaded afternoon's dev figure) on a 512-unit task
         (0.01, 1),  # at least one request per minute (0.42 rounds down to 0)
     ],
 )
