@@ -13,7 +13,6 @@ proxy's user), with a read-only endpoint over the Aurora readers when there are 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,10 +20,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.iam import assume_role_policy
+from components.database_proxy import ProxyPlacement, database_proxy
 from components.kms import data_key
 
-POSTGRES_PORT = 5432
 AURORA = "aurora-postgresql"
 # Windows in UTC, away from European sale hours; maintenance follows the backup.
 BACKUP_WINDOW = "02:00-03:00"
@@ -153,7 +151,25 @@ class Database(pulumi.ComponentResource):
         self._app_login()
         self.proxy_arn = self.proxy_endpoint = self.proxy_read_endpoint = None
         if args.proxy:
-            self._proxy()
+            target, members = self._target
+            proxy = database_proxy(
+                self,
+                ProxyPlacement(
+                    name=name,
+                    identifier=args.identifier,
+                    app_username=args.app_username,
+                    app_secret_arn=self.app_secret_arn,
+                    key_arn=self._key.arn,
+                    vpc_id=args.vpc_id,
+                    subnet_ids=args.proxy_subnet_ids,
+                    client_security_group_id=args.client_security_group_id,
+                    target=target,
+                    members=members,
+                    with_readers=self.reader_endpoint is not None,
+                ),
+            )
+            self.proxy_arn, self.proxy_endpoint = proxy.arn, proxy.endpoint
+            self.proxy_read_endpoint = proxy.read_endpoint
 
         self.register_outputs(
             {
@@ -360,133 +376,3 @@ class Database(pulumi.ComponentResource):
         self.app_username = args.app_username
         self.app_secret_arn = secret.arn
         self.app_secret_version = version.version_id
-
-    def _proxy(self) -> None:
-        """RDS Proxy next to the clients: they reach it on 5432, it reaches the database on 5432.
-
-        The database group admits the client (service) group only, so the proxy carries that group
-        for its way to the database, and a group of its own that admits the clients. Clients log in as
-        the application role with an IAM token; the proxy checks it and logs in to PostgreSQL with the
-        role's password from the app secret, so the role needs no rds_iam grant
-        (docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-proxy-connecting.html, "Connecting to a
-        database using IAM authentication"). migrate goes to the database directly, as the master user."""
-        name, args = self._name, self._args
-        child = pulumi.ResourceOptions(parent=self)
-        group = aws.ec2.SecurityGroup(
-            f"{name}-proxy",
-            vpc_id=args.vpc_id,
-            description="RDS Proxy: 5432 from the ECS tasks only",
-            tags={"Name": f"{name}-proxy"},
-            opts=child,
-        )
-        # Rules by group reference, as in Network, which stays untouched.
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-proxy-in",
-            security_group_id=group.id,
-            referenced_security_group_id=args.client_security_group_id,
-            ip_protocol="tcp",
-            from_port=POSTGRES_PORT,
-            to_port=POSTGRES_PORT,
-            description=f"{POSTGRES_PORT} from the ECS tasks",
-            opts=child,
-        )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-client-out-proxy",
-            security_group_id=args.client_security_group_id,
-            referenced_security_group_id=group.id,
-            ip_protocol="tcp",
-            from_port=POSTGRES_PORT,
-            to_port=POSTGRES_PORT,
-            description=f"{POSTGRES_PORT} to the RDS Proxy",
-            opts=child,
-        )
-
-        role = aws.iam.Role(
-            f"{name}-proxy",
-            assume_role_policy=assume_role_policy("rds.amazonaws.com"),
-            opts=child,
-        )
-        # The proxy reads the application role's secret and nothing else (never the master's).
-        aws.iam.RolePolicy(
-            f"{name}-proxy",
-            role=role.id,
-            policy=pulumi.Output.all(self.app_secret_arn, self._key.arn).apply(
-                lambda a: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-                                "Resource": a[0],
-                            },
-                            {
-                                "Effect": "Allow",
-                                "Action": "kms:Decrypt",
-                                "Resource": a[1],
-                                "Condition": {"StringLike": {"kms:ViaService": "secretsmanager.*.amazonaws.com"}},
-                            },
-                        ],
-                    }
-                )
-            ),
-            opts=child,
-        )
-        proxy = aws.rds.Proxy(
-            f"{name}-proxy",
-            engine_family="POSTGRESQL",
-            require_tls=True,
-            role_arn=role.arn,
-            vpc_subnet_ids=args.proxy_subnet_ids,
-            vpc_security_group_ids=[group.id, args.client_security_group_id],
-            idle_client_timeout=1800,
-            auths=[
-                # The application role only, and only with an IAM token (rds-db:connect on
-                # dbuser:<prx- id>/<app user>): no password of it is any use at the proxy.
-                aws.rds.ProxyAuthArgs(
-                    auth_scheme="SECRETS",
-                    secret_arn=self.app_secret_arn,
-                    iam_auth="REQUIRED",
-                    client_password_auth_type="POSTGRES_SCRAM_SHA_256",
-                    description=f"{args.app_username}: IAM authentication only",
-                )
-            ],
-            opts=child,
-        )
-        target_group = aws.rds.ProxyDefaultTargetGroup(
-            f"{name}-proxy",
-            db_proxy_name=proxy.name,
-            connection_pool_config=aws.rds.ProxyDefaultTargetGroupConnectionPoolConfigArgs(
-                # Leave headroom for migrations and operators connecting directly.
-                max_connections_percent=90,
-                max_idle_connections_percent=50,
-                connection_borrow_timeout=30,
-            ),
-            opts=child,
-        )
-        target, members = self._target
-        registered = aws.rds.ProxyTarget(
-            f"{name}-proxy",
-            db_proxy_name=proxy.name,
-            target_group_name=target_group.name,
-            **target,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=members),
-        )
-        self.proxy_arn, self.proxy_endpoint = proxy.arn, proxy.endpoint
-        if self.reader_endpoint is not None:
-            # The service's reads (DB_READ_HOST) log in with IAM too, so they must go through the proxy: a
-            # READ_ONLY endpoint balances over the Aurora readers, like the cluster's reader endpoint. RDS
-            # Proxy offers read-only endpoints for Aurora clusters only, and requires readers for them
-            # (docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-proxy-endpoints.html; connecting
-            # through one works as through the default endpoint: AuroraUserGuide/rds-proxy-connecting.html).
-            read_only = aws.rds.ProxyEndpoint(
-                f"{name}-proxy-read-only",
-                db_proxy_name=proxy.name,
-                db_proxy_endpoint_name=f"{args.identifier}-read-only",
-                vpc_subnet_ids=args.proxy_subnet_ids,
-                vpc_security_group_ids=[group.id, args.client_security_group_id],
-                target_role="READ_ONLY",
-                # It needs the cluster, with its readers, registered as the proxy's target.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[registered]),
-            )
-            self.proxy_read_endpoint = read_only.endpoint
