@@ -26,6 +26,7 @@ from reservation.shared.settings import Command, Settings, load_settings
 from reservation.store.migrate import migrate
 
 from devservers.redis_servers import RedisServerError, redis_cluster, single_redis
+from tests.app.relay_support import mock_kafka
 
 ADMIN_URL = os.environ.get("FLASHSALE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 JWT_SECRET = "test-secret-test-secret-test-secret-0123456789"
@@ -61,6 +62,26 @@ def database_url() -> Iterator[str]:
 def migrated(database_url: str) -> str:
     asyncio.run(migrate(database_url))
     return database_url
+
+
+@pytest.fixture
+def db(database_url: str) -> str:
+    """The module's database (the relay tests make their own `database_url`) with an empty outbox."""
+
+    async def truncate() -> None:
+        conn = await asyncpg.connect(database_url)
+        await conn.execute("TRUNCATE outbox RESTART IDENTITY")
+        await conn.close()
+
+    asyncio.run(truncate())
+    return database_url
+
+
+@pytest.fixture
+def kafka() -> Iterator[str]:
+    """librdkafka's mock cluster: its bootstrap servers."""
+    with mock_kafka() as bootstrap:
+        yield bootstrap
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import asyncpg
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+from reservation.relay.kafka_producer import KafkaSettings
 from reservation.store.migrate import migrate
 
 ADMIN_URL = os.environ.get("FLASHSALE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -121,3 +122,8 @@ def assert_in_id_order_per_key(messages: list[Consumed]) -> None:
     assert all(len(p) == 1 for p in partitions.values()), partitions
     for key, ids in first_seen.items():
         assert ids == sorted(ids), f"{key} out of order: {ids}"
+
+
+def kafka_settings(bootstrap: str, delivery_timeout_ms: int = 10_000) -> KafkaSettings:
+    """The relay's Kafka settings for the mock cluster at `bootstrap`, topics prefixed `test.`."""
+    return KafkaSettings(tuple(bootstrap.split(",")), topic_prefix="test.", delivery_timeout_ms=delivery_timeout_ms)

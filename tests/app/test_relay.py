@@ -10,14 +10,14 @@ from typing import Any
 
 import asyncpg
 import pytest
-from reservation.relay.kafka_producer import KafkaSettings, make_producer
+from reservation.relay.kafka_producer import make_producer
 from reservation.relay.relay import BatchResult, OutboxRelay, OutboxRow, RelayConfig, in_key_order
 from reservation.shared.health import Readiness
 
 from tests.app.relay_support import (
     assert_in_id_order_per_key,
     insert_outbox,
-    mock_kafka,
+    kafka_settings,
     pg_database,
     read_topic,
     unpublished_ids,
@@ -28,27 +28,6 @@ from tests.app.relay_support import (
 def database_url():
     with pg_database("relay") as url:
         yield url
-
-
-@pytest.fixture
-def db(database_url):
-    async def truncate() -> None:
-        conn = await asyncpg.connect(database_url)
-        await conn.execute("TRUNCATE outbox RESTART IDENTITY")
-        await conn.close()
-
-    asyncio.run(truncate())
-    return database_url
-
-
-@pytest.fixture
-def kafka():
-    with mock_kafka() as bootstrap:
-        yield bootstrap
-
-
-def _settings(bootstrap: str, delivery_timeout_ms: int = 10_000) -> KafkaSettings:
-    return KafkaSettings(tuple(bootstrap.split(",")), topic_prefix="test.", delivery_timeout_ms=delivery_timeout_ms)
 
 
 def _events(n: int, sales: int, topic: str = "reservations") -> list[tuple[str, str, str]]:
@@ -71,7 +50,7 @@ class CountingRelay(OutboxRelay):
 async def _drain(url: str, bootstrap: str, config: RelayConfig, relays: int = 1) -> list[CountingRelay]:
     """Run `relays` relays side by side until the outbox is empty."""
     pools = [await asyncpg.create_pool(url, min_size=1, max_size=2) for _ in range(relays)]
-    kafka = _settings(bootstrap)
+    kafka = kafka_settings(bootstrap)
     workers = [CountingRelay(pool, make_producer(kafka, log_level=0), kafka, config) for pool in pools]
     stop = asyncio.Event()
     tasks = [asyncio.create_task(w.run(stop)) for w in workers]
@@ -97,8 +76,8 @@ def test_publishes_every_row_to_its_prefixed_topic_keyed_by_sale(db, kafka):
 
     async def one_batch():
         pool = await asyncpg.create_pool(db, min_size=1, max_size=2)
-        kafka_settings = _settings(kafka)
-        relay = OutboxRelay(pool, make_producer(kafka_settings), kafka_settings, RelayConfig())
+        settings = kafka_settings(kafka)
+        relay = OutboxRelay(pool, make_producer(settings), settings, RelayConfig())
         try:
             return await relay.publish_batch()
         finally:
@@ -158,7 +137,7 @@ def test_kafka_down_rows_wait_readiness_fails_and_nothing_is_lost(db, kafka):
 
     async def attempt_without_kafka():
         pool = await asyncpg.create_pool(db, min_size=1, max_size=2)
-        down = _settings(f"127.0.0.1:{_closed_port()}", delivery_timeout_ms=1500)
+        down = kafka_settings(f"127.0.0.1:{_closed_port()}", delivery_timeout_ms=1500)
         relay = OutboxRelay(pool, make_producer(down, log_level=0), down, RelayConfig())
         readiness = Readiness(timeout=5)
         relay.register_checks(readiness)
@@ -211,7 +190,7 @@ def test_a_failed_batch_of_any_kind_is_retried_and_the_relay_carries_on(db, kafk
 
     async def run() -> None:
         pool = await asyncpg.create_pool(db, min_size=1, max_size=2)
-        settings = _settings(kafka)
+        settings = kafka_settings(kafka)
         relay = OnceBrokenRelay(pool, make_producer(settings, log_level=0), settings, RelayConfig(backoff_initial=0.01))
         stop = asyncio.Event()
         task = asyncio.create_task(relay.run(stop))

@@ -20,7 +20,7 @@ from reservation.relay.relay_metrics import BACKLOG_QUERY, RelayEmfReporter, Rel
 from reservation.shared import cloudwatch_metrics as cw
 from reservation.shared.settings import Command, SettingsError, load_settings
 
-from tests.app.relay_support import insert_outbox, mock_kafka, pg_database, unpublished_ids
+from tests.app.relay_support import insert_outbox, kafka_settings, pg_database, unpublished_ids
 from tests.app.test_emf import assert_valid_emf
 from tests.app.test_relay import _closed_port
 from tests.app.test_relay_process import RESERVATION, _free_port, _ready, _wait_until
@@ -30,27 +30,6 @@ from tests.app.test_relay_process import RESERVATION, _free_port, _ready, _wait_
 def database_url():
     with pg_database("relaymetrics") as url:
         yield url
-
-
-@pytest.fixture
-def db(database_url):
-    async def truncate() -> None:
-        conn = await asyncpg.connect(database_url)
-        await conn.execute("TRUNCATE outbox RESTART IDENTITY")
-        await conn.close()
-
-    asyncio.run(truncate())
-    return database_url
-
-
-@pytest.fixture
-def kafka():
-    with mock_kafka() as bootstrap:
-        yield bootstrap
-
-
-def _kafka_settings(bootstrap: str, delivery_timeout_ms: int = 10_000) -> KafkaSettings:
-    return KafkaSettings(tuple(bootstrap.split(",")), topic_prefix="test.", delivery_timeout_ms=delivery_timeout_ms)
 
 
 def _rows(topic: str, n: int) -> list[tuple[str, str, str]]:
@@ -82,7 +61,7 @@ def test_a_batch_counts_published_events_per_prefixed_topic(db, kafka):
     asyncio.run(insert_outbox(db, _rows("reservations", 5) + _rows("orders", 2)))
     metrics = RelayMetrics()
 
-    asyncio.run(_one_batch(db, _kafka_settings(kafka), metrics))
+    asyncio.run(_one_batch(db, kafka_settings(kafka), metrics))
 
     assert _by_topic(metrics.published) == {"test.reservations": 5, "test.orders": 2}
     assert _by_topic(metrics.publish_errors) == {}
@@ -91,7 +70,7 @@ def test_a_batch_counts_published_events_per_prefixed_topic(db, kafka):
 def test_rows_the_broker_does_not_acknowledge_count_as_errors_per_topic(db):
     ids = asyncio.run(insert_outbox(db, _rows("reservations", 4) + _rows("orders", 3)))
     metrics = RelayMetrics()
-    down = _kafka_settings(f"127.0.0.1:{_closed_port()}", delivery_timeout_ms=1500)
+    down = kafka_settings(f"127.0.0.1:{_closed_port()}", delivery_timeout_ms=1500)
     asyncio.run(_one_batch(db, down, metrics))
 
     assert _by_topic(metrics.publish_errors) == {"test.reservations": 4, "test.orders": 3}
@@ -111,7 +90,7 @@ def test_the_oldest_rows_age_grows_while_it_waits_and_is_0_once_drained(db, kafk
     later_age, unsent = asyncio.run(_backlog(db, metrics))
     assert unsent == 5 and later_age >= first_age + 1.0
 
-    asyncio.run(_one_batch(db, _kafka_settings(kafka), metrics))
+    asyncio.run(_one_batch(db, kafka_settings(kafka), metrics))
     assert asyncio.run(_backlog(db, metrics)) == (0.0, 0)
 
 
