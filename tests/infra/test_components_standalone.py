@@ -99,20 +99,21 @@ def test_network_is_closed_to_the_internet_until_cidrs_are_given() -> None:
     assert made.one("aws:ec2/flowLog:FlowLog").inputs["trafficType"] == "ALL"
 
 
-def test_database_defaults_are_protected_encrypted_private_and_multi_az() -> None:
-    made = register(
-        lambda: Database(
-            "db",
-            DatabaseArgs(
-                identifier="db",
-                vpc_id="vpc-1",
-                subnet_ids=SUBNETS,
-                security_group_id="sg-db",
-                proxy_subnet_ids=SUBNETS,
-                client_security_group_id="sg-app",
-            ),
-        )
+def _database_args(**choices) -> DatabaseArgs:
+    """A Database's required Args, and only the `choices` a test makes."""
+    return DatabaseArgs(
+        identifier="db",
+        vpc_id="vpc-1",
+        subnet_ids=SUBNETS,
+        security_group_id="sg-db",
+        proxy_subnet_ids=SUBNETS,
+        client_security_group_id="sg-app",
+        **choices,
     )
+
+
+def test_database_defaults_are_protected_encrypted_private_and_multi_az() -> None:
+    made = register(lambda: Database("db", _database_args()))
     instance = made.one("aws:rds/instance:Instance")
     assert instance.protect and instance.inputs["deletionProtection"] is True
     assert instance.inputs["finalSnapshotIdentifier"] == "db-final" and instance.inputs["skipFinalSnapshot"] is False
@@ -129,19 +130,7 @@ def test_database_defaults_are_protected_encrypted_private_and_multi_az() -> Non
 def test_database_proxy_admits_the_application_role_with_iam_only() -> None:
     made = register(
         lambda: Database(
-            "db",
-            DatabaseArgs(
-                identifier="db",
-                vpc_id="vpc-1",
-                subnet_ids=SUBNETS,
-                security_group_id="sg-db",
-                proxy_subnet_ids=SUBNETS,
-                client_security_group_id="sg-app",
-                engine="aurora-postgresql",
-                aurora_readers=1,
-                proxy=True,
-                app_username="shop_app",
-            ),
+            "db", _database_args(engine="aurora-postgresql", aurora_readers=1, proxy=True, app_username="shop_app")
         )
     )
     (auth,) = made.one("aws:rds/proxy:Proxy").inputs["auths"]
