@@ -137,3 +137,7 @@ class KafkaConfig(Model):
         TopicConfig(name="flashsale.inventory-updates", partitions=6),
         TopicConfig(name="flashsale.orders", partitions=6, retention_hours=336),
     )
+
+    def broker_count(self, az_count: int) -> int:
+        """MSK places the same number of brokers in each of the network's zones."""
+        return az_count * self.brokers_per_az

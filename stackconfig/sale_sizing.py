@@ -71,7 +71,7 @@ def redis_mode(cache: CacheConfig) -> str:
 
 def data_tier(network: NetworkConfig, kafka: KafkaConfig, alb: AlbConfig) -> DataTier:
     """The stack's tiers behind the tasks, as the sizing arithmetic takes them."""
-    brokers = network.az_count * kafka.brokers_per_az
+    brokers = kafka.broker_count(network.az_count)
     factor, _ = replication(brokers)
     return DataTier(brokers, kafka.instance_type, factor, alb.reserved_capacity_units)
 

@@ -52,7 +52,7 @@ class StackConfig(Model):
 
     @property
     def broker_count(self) -> int:
-        return self.network.az_count * self.kafka.brokers_per_az
+        return self.kafka.broker_count(self.network.az_count)
 
     @property
     def web_services(self) -> tuple[ServiceConfig, ...]:
