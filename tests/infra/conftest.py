@@ -6,19 +6,17 @@ import json
 
 import pytest
 
-from stackconfig import NAMESPACE, StackConfig, parse_config
+from stackconfig import StackConfig
+from tooling.capacity import load_stack_config
 from tooling.mock_runtime import ProgramRun, run_program
-from tooling.stack_files import load_stack_files, stack_names
+from tooling.stack_files import stack_names
 
 STACKS = stack_names()
 _RUNS: dict[str, ProgramRun] = {}
 
 
-def stack_config(stack: str) -> StackConfig:
-    files = load_stack_files(stack)
-    prefix = f"{NAMESPACE}:"
-    raw = {k[len(prefix) :]: v for k, v in files.config.items() if k.startswith(prefix)}
-    return parse_config(raw, project=files.project, stack=stack, region=files.config.get("aws:region"))
+# The stack's configuration read as make plan, make capacity and make cost read it.
+stack_config = load_stack_config
 
 
 @pytest.fixture(scope="session", params=STACKS)
