@@ -117,6 +117,22 @@ ADMIN = bearer("admin-1", admin=True)
 LIFTED_BUCKET = {"attempts_per_second": 1000, "attempt_burst": 1000}
 
 
+def sale_body(**overrides: Any) -> dict[str, Any]:
+    """A POST /admin/sales body for a sale open now; without a bucket unless `overrides` gives one (the
+    default applies)."""
+    now = datetime.now(UTC)
+    return {
+        "name": "Test sale",
+        "sku": "SKU-1",
+        "total_stock": 10,
+        "per_user_limit": 2,
+        "starts_at": (now - timedelta(minutes=1)).isoformat(),
+        "ends_at": (now + timedelta(hours=1)).isoformat(),
+        "hold_seconds": 300,
+        **overrides,
+    }
+
+
 @dataclass
 class Harness:
     """The real app in-process (ASGI) with its lifespan running; the reaper is driven by the test.
@@ -128,19 +144,7 @@ class Harness:
     redis_url: str
 
     async def create_sale(self, **overrides: Any) -> dict[str, Any]:
-        now = datetime.now(UTC)
-        body = {
-            "name": "Test sale",
-            "sku": "SKU-1",
-            "total_stock": 10,
-            "per_user_limit": 2,
-            "starts_at": (now - timedelta(minutes=1)).isoformat(),
-            "ends_at": (now + timedelta(hours=1)).isoformat(),
-            "hold_seconds": 300,
-            **LIFTED_BUCKET,
-            **overrides,
-        }
-        r = await self.client.post("/admin/sales", json=body, headers=ADMIN)
+        r = await self.client.post("/admin/sales", json=sale_body(**{**LIFTED_BUCKET, **overrides}), headers=ADMIN)
         assert r.status_code == 201, r.text
         return r.json()
 

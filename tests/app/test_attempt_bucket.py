@@ -21,7 +21,7 @@ from reservation.gate.rebuild import rebuild_sale
 from reservation.http.service import too_many_attempts
 from reservation.shared import cloudwatch_metrics as cw
 
-from .conftest import ADMIN, REDIS_MODES, Harness, check_invariant
+from .conftest import ADMIN, REDIS_MODES, Harness, check_invariant, sale_body
 
 NEVER_REFILLS = 0.01  # one attempt per 100 s: no refill within a test
 
@@ -213,16 +213,7 @@ def test_refusals_are_counted_like_the_others(with_app) -> None:
 
 def test_a_new_sale_gets_the_default_bucket(with_app) -> None:
     async def body(h: Harness) -> None:
-        now = datetime.now(UTC)
-        new = {
-            "name": "defaults",
-            "sku": "D-1",
-            "total_stock": 100,
-            "per_user_limit": 100,
-            "starts_at": (now - timedelta(minutes=1)).isoformat(),
-            "ends_at": (now + timedelta(hours=1)).isoformat(),
-            "hold_seconds": 300,
-        }
+        new = sale_body(total_stock=100, per_user_limit=100)
         r = await h.client.post("/admin/sales", json=new, headers=ADMIN)
         assert r.status_code == 201, r.text
         sale = r.json()
@@ -248,18 +239,7 @@ def test_a_new_sale_gets_the_default_bucket(with_app) -> None:
 )
 def test_create_sale_refuses_a_bucket_out_of_bounds(with_app, field: str, value: Any, detail: str) -> None:
     async def body(h: Harness) -> None:
-        now = datetime.now(UTC)
-        new = {
-            "name": "bad bucket",
-            "sku": "B-1",
-            "total_stock": 1,
-            "per_user_limit": 1,
-            "starts_at": now.isoformat(),
-            "ends_at": (now + timedelta(hours=1)).isoformat(),
-            "hold_seconds": 60,
-            field: value,
-        }
-        r = await h.client.post("/admin/sales", json=new, headers=ADMIN)
+        r = await h.client.post("/admin/sales", json=sale_body(**{field: value}), headers=ADMIN)
         assert r.status_code == 422, r.text
         assert r.json() == {"error": "invalid_input", "detail": detail}
 

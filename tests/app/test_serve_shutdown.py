@@ -17,7 +17,7 @@ import httpx
 import pytest
 from reservation.store.store import SALE_LOCK_NS
 
-from .conftest import ADMIN, JWT_SECRET, bearer
+from .conftest import ADMIN, JWT_SECRET, bearer, sale_body
 
 RESERVATION = str(Path(sys.executable).parent / "reservation")
 
@@ -65,20 +65,7 @@ def test_sigterm_drains_the_request_in_flight_and_exits_0(server: str, migrated:
     proc = subprocess.Popen([RESERVATION, "serve", "--server", server], env=env, stderr=subprocess.PIPE)
     try:
         _wait_until(lambda: _live(base), 20, "the server to answer /health/live")
-        now = time.time()
-        sale = httpx.post(
-            f"{base}/admin/sales",
-            headers=ADMIN,
-            json={
-                "name": "drain",
-                "sku": "DRAIN-1",
-                "total_stock": 5,
-                "per_user_limit": 1,
-                "starts_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60)),
-                "ends_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 3600)),
-                "hold_seconds": 300,
-            },
-        ).json()
+        sale = httpx.post(f"{base}/admin/sales", headers=ADMIN, json=sale_body(total_stock=5, per_user_limit=1)).json()
 
         async def drain() -> tuple[int, int]:
             # Hold the sale's exclusive lock (as a Redis rebuild does) so the reservation's commit waits.
