@@ -6,10 +6,17 @@ open loop at a fixed rate, where latency counts from the intended send time (no 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+# An open loop must not be throttled by its own connections (one request in flight on each): requests due
+# while every connection is busy wait in the generator, not in the service. R requests/s answered in L
+# seconds keep R x L in flight, so connections for R x this window keep the generator out of the way
+# until latency passes the window: twice the capacity search's 50 ms target, where a probe fails anyway.
+OPEN_LOOP_WINDOW = 0.100  # seconds
 
 _HEADER_END = b"\r\n\r\n"
 _CONTENT_LENGTH = b"content-length:"
@@ -41,6 +48,11 @@ class LoadResult:
         else:
             ordered = sorted(self.latencies.get(status, ()))
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
+
+
+def open_loop_connections(rate: float, floor: int) -> int:
+    """Connections for an open loop at `rate` requests/s: `floor`, or enough for OPEN_LOOP_WINDOW in flight."""
+    return max(floor, math.ceil(rate * OPEN_LOOP_WINDOW))
 
 
 class _Conn(asyncio.Protocol):

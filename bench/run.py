@@ -42,7 +42,7 @@ from reservation.store.migrate import migrate
 
 from bench import pg_only_app, refusal_cost
 from bench.capacity_search import Probe, Search, find_capacity
-from bench.loadgen import LoadResult, run_load
+from bench.loadgen import OPEN_LOOP_WINDOW, LoadResult, open_loop_connections, run_load
 from devservers.redis_servers import RedisServerError, free_ports, redis_cluster, single_redis
 
 SECRET = "bench-only-secret-bench-only-secret-0123"
@@ -303,9 +303,10 @@ def pin_database_backends(database_url: str) -> str:
 
 
 def _load(port: int, pid: int, requests: list[bytes], cfg: Config, rate: float | None) -> tuple[LoadResult, Usage]:
+    connections = cfg.connections if rate is None else open_loop_connections(rate, cfg.connections)
     cpu0, ticks0 = _tree_cpu_seconds(pid), _core_ticks()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        result = runner.run(run_load("127.0.0.1", port, requests, cfg.connections, rate, cfg.phase_timeout))
+        result = runner.run(run_load("127.0.0.1", port, requests, connections, rate, cfg.phase_timeout))
     (busy1, total1), (busy0, total0) = _core_ticks()[LOADGEN_CORE], ticks0[LOADGEN_CORE]
     core0 = (busy1 - busy0) / (total1 - total0) if total1 > total0 else float("nan")
     return result, Usage((_tree_cpu_seconds(pid) - cpu0) / result.seconds, core0)
@@ -607,7 +608,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--units", type=int, default=2000, help="N: units on sale")
     parser.add_argument("--buyers", type=int, default=5000, help="distinct buyers (tokens; each retries), limit 1 each")
     parser.add_argument("--attempts", type=int, default=60000, help="R: attempts per phase")
-    parser.add_argument("--connections", type=int, default=128, help="C: concurrent keep-alive connections")
+    parser.add_argument(
+        "--connections",
+        type=int,
+        default=128,
+        help="C: keep-alive connections of the closed-loop phases; open-loop phases open max(C, rate x 100 ms)",
+    )
     parser.add_argument("--phase-timeout", type=float, default=60.0, help="seconds; a phase never runs longer")
     parser.add_argument(
         "--probe-seconds",
@@ -692,7 +698,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nMachine: {machine()}; load average (1, 5, 15 min) {load['before']} before, {load['after']} after")
     print(
         f"Sale: N={cfg.units} units, per-user limit 1, {cfg.buyers} buyers, R={cfg.attempts} attempts per phase, "
-        f"C={cfg.connections} connections; server pinned to core {SERVER_CORE}, load generator to core "
+        f"C={cfg.connections} connections (open-loop phases max(C, rate x {OPEN_LOOP_WINDOW * 1000:g} ms)); "
+        f"server pinned to core {SERVER_CORE}, load generator to core "
         f"{LOADGEN_CORE} with the private Redis ({cfg.redis_mode}); this run's PostgreSQL database on the shared "
         f"server, its {runs[-1].pinned}.\n"
     )
