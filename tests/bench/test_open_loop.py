@@ -47,14 +47,15 @@ def test_connections_cover_the_window_at_the_offered_rate() -> None:
 
 
 def test_an_open_loop_phase_is_not_throttled_by_the_closed_loop_connections(stub_port: int) -> None:
-    # 4 connections answered in 20 ms carry 200/s; 1,000/s offered for 0.2 s would queue in the generator
-    # and the last request would wait ~0.16 s. The stub keeps every answer at 20 ms, so must the phase.
+    # 4 connections answered in 20 ms carry 200/s: 200 requests offered at 1,000/s would queue in the
+    # generator, the last ones for ~0.8 s. The stub answers every request in 20 ms, so the phase must too
+    # (give or take the scheduling of a busy machine: the stub shares this process).
     rate = 1_000.0
     assert rate * SLOW < open_loop_connections(rate, 4) and rate > 4 / SLOW
     result, _ = _load(stub_port, os.getpid(), [post("/win")] * 200, _config(4), rate)
 
     assert result.statuses == {201: 200}
-    assert result.percentile(99) < OPEN_LOOP_WINDOW / 2  # within the 50 ms target: SLOW plus scheduling
+    assert result.percentile(99) < 3 * OPEN_LOOP_WINDOW  # 0.3 s: far below the generator's own queue
 
 
 def test_a_closed_loop_phase_keeps_its_connections(stub_port: int) -> None:
