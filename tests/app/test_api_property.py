@@ -24,7 +24,7 @@ from reservation.http.openapi import OPENAPI
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from .conftest import ADMIN, LIFTED_BUCKET, token
+from .conftest import ADMIN, LIFTED_BUCKET, sale_body, token
 
 BUYER = "property-buyer"
 # Filled by the `live` fixture, before any case is generated: the ids valid path parameters mostly take.
@@ -114,17 +114,15 @@ def client(settings) -> Iterator[asgi.ASGIClient]:
 
 @pytest.fixture(scope="module")
 def live(client: asgi.ASGIClient) -> None:
-    now = datetime.now(UTC)
-    sale = {
-        "name": "property sale",
-        "sku": "PROP-1",
-        "total_stock": 10_000_000,
-        "per_user_limit": 1000,
-        "starts_at": (now - timedelta(minutes=1)).isoformat(),
-        "ends_at": (now + timedelta(days=1)).isoformat(),
-        "hold_seconds": 3600,
+    sale = sale_body(
+        name="property sale",
+        sku="PROP-1",
+        total_stock=10_000_000,
+        per_user_limit=1000,
+        ends_at=(datetime.now(UTC) + timedelta(days=1)).isoformat(),
+        hold_seconds=3600,
         **LIFTED_BUCKET,  # BUYER's eight holds come at once
-    }
+    )
     created = client.post("/admin/sales", json=sale, headers=ADMIN)
     assert created.status_code == 201, created.text
     LIVE["sale_id"] = [created.json()["id"]]
