@@ -78,9 +78,10 @@ class DisasterRecoveryConfig(Model):
 
 class CacheConfig(Model):
     engine: Literal[CACHE_ENGINES] = "redis"
-    engine_version: Annotated[Str, matches(r"^[78](\.\d+)?$", "must be a Redis/Valkey 7 or 8 version such as 7.1")] = (
-        "7.1"
-    )
+    # <major>.<minor>: the provider refuses a bare major (terraform-provider-aws, validValkeyVersionString).
+    engine_version: Annotated[
+        Str, matches(r"^[78]\.\d+$", "must be a Redis/Valkey version <major>.<minor> such as 8.2 or 7.1")
+    ] = "7.1"
     node_type: Annotated[
         Str, matches(r"^cache\.[a-z0-9]+\.[a-z0-9]+$", "must be an ElastiCache node type such as cache.t4g.micro")
     ] = "cache.t4g.micro"

@@ -93,7 +93,7 @@ def cache_shape(cache: CacheConfig) -> list[str]:
     if cache.engine == "redis" and not cache.engine_version.startswith("7"):
         allowed = "must be 7.x for engine redis (ElastiCache Redis OSS ends at 7.1)"
         found.append(fail("cache.engineVersion", cache.engine_version, allowed))
-    if cache.engine == "valkey" and not re.match(r"^(7\.2|8(\.\d+)?)$", cache.engine_version):
+    if cache.engine == "valkey" and not re.match(r"^(7\.2|8\.\d+)$", cache.engine_version):
         found.append(fail("cache.engineVersion", cache.engine_version, "must be 7.2 or 8.x for engine valkey"))
     generation, finalized = cache.auth_token_generation, cache.auth_token_finalized_generation
     # ElastiCache holds at most two tokens: the current one and, after ROTATE, the one before it.

@@ -22,7 +22,7 @@ def test_performance_insights_retention_refuses_other_days() -> None:
 
 
 @pytest.mark.parametrize(
-    ("engine", "version"), [("redis", "7.0"), ("redis", "7.1"), ("valkey", "7.2"), ("valkey", "8.0")]
+    ("engine", "version"), [("redis", "7.0"), ("redis", "7.1"), ("valkey", "7.2"), ("valkey", "8.0"), ("valkey", "8.2")]
 )
 def test_cache_engine_versions_with_a_parameter_group_family(engine: str, version: str) -> None:
     raw = raw_for("dev", cache__engine=engine, cache__engineVersion=version)
@@ -32,7 +32,12 @@ def test_cache_engine_versions_with_a_parameter_group_family(engine: str, versio
 
 @pytest.mark.parametrize(
     ("engine", "version", "allowed"),
-    [("redis", "8.0", "must be 7.x for engine redis"), ("valkey", "7.1", "must be 7.2 or 8.x for engine valkey")],
+    [
+        ("redis", "8.0", "must be 7.x for engine redis"),
+        ("valkey", "7.1", "must be 7.2 or 8.x for engine valkey"),
+        # the provider refuses a bare major (terraform-provider-aws, validValkeyVersionString)
+        ("valkey", "8", "must be a Redis/Valkey version <major>.<minor>"),
+    ],
 )
 def test_cache_engine_versions_without_a_family_are_refused(engine: str, version: str, allowed: str) -> None:
     problem = one_problem(cache__engine=engine, cache__engineVersion=version)
