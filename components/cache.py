@@ -47,10 +47,10 @@ class CacheArgs:
     """The isolated subnets of the cache nodes. Required."""
     security_group_id: pulumi.Input[str]
     """The cache's security group. Required."""
-    engine: str = "redis"
-    """redis or valkey. Default redis."""
-    engine_version: str = "7.1"
-    """Engine version; the parameter-group family follows its major. Default "7.1"."""
+    engine: str = "valkey"
+    """valkey or redis (Redis OSS). Default valkey."""
+    engine_version: str = "8.2"
+    """Engine version, <major>.<minor>; the parameter-group family follows its major. Default "8.2"."""
     node_type: str = "cache.t4g.micro"
     """ElastiCache node type. Default cache.t4g.micro."""
     cluster_mode: bool = False

@@ -204,8 +204,9 @@ class _Pricer:
                 if i.get("numNodeGroups")
                 else float(i.get("numCacheClusters") or 1)
             )
-            item = f"{nodes:g} x {i['nodeType']}"
-            out.append(Line(group.name, item, nodes * self.hours * self.p(f"elasticache.{i['nodeType']}")))
+            engine, node = i["engine"], i["nodeType"]  # priced per engine: Valkey's nodes cost less
+            item = f"{nodes:g} x {node} ({engine})"
+            out.append(Line(group.name, item, nodes * self.hours * self.p(f"elasticache.{engine}.{node}")))
         return out
 
     def kafka(self) -> list[Line]:

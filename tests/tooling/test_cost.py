@@ -50,9 +50,10 @@ def test_prod_lines_follow_the_registered_resources() -> None:
     result, hours = _lines("prod"), 730
     assert _line(result, "prod-db-postgres", "db.m7g.large Multi-AZ").monthly == 2 * hours
     assert _line(result, "prod-db-postgres", "100 GB gp3 Multi-AZ").monthly == 2 * 100
-    assert _line(result, "prod-cache-replication-group", "9 x cache.r7g.large").monthly == 9 * hours  # 3 x (1 + 2)
+    cache = _line(result, "prod-cache-replication-group", "6 x cache.m7g.large (valkey)")  # 2 shards x (1 + 2)
+    assert cache.monthly == 6 * hours
     assert _line(result, "prod-kafka-cluster", "3 x kafka.m7g.large").monthly == 3 * hours
-    assert _line(result, "prod-kafka-cluster", "3 x 500 GB").monthly == 1500
+    assert _line(result, "prod-kafka-cluster", "3 x 100 GB").monthly == 300
     assert _line(result, "prod-vpc", "3 NAT gateway(s)").monthly == 3 * hours * 2  # the gateway and its IPv4
     endpoints = [x for x in result.lines if x.item.startswith("interface endpoint")]
     assert len(endpoints) == 5 and all(x.monthly == 3 * hours for x in endpoints)
@@ -89,6 +90,22 @@ def test_dev_tasks_are_priced_at_fargate_spot_x86_prices() -> None:
         entries[f"fargate_spot.x86_64.{unit}"] = {**entries[f"fargate_spot.x86_64.{unit}"], "price": 0.01}
     result = _lines("dev", dataclasses.replace(prices, entries=entries))
     assert _line(result, "dev-api-service", "2 tasks").monthly == pytest.approx(2 * 730 * (0.5 + 1) * 0.01)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_cache_nodes_are_priced_by_their_engine(stack: str) -> None:
+    """ElastiCache prices a node by type and engine: a Valkey node is not billed at the Redis OSS price."""
+    cfg = load_stack_config(stack)
+    prices = _unit_prices()
+    entries = dict(prices.entries)
+    for engine, price in (("valkey", 0.8), ("redis", 1.0)):
+        entries[f"elasticache.{engine}.{cfg.cache.node_type}"] = {"price": price, "unit": "node-hour"}
+    nodes = cfg.cache.shards * (1 + cfg.cache.replicas_per_shard) if cfg.cache.cluster_mode else 1
+    for engine, version, price in (("valkey", "8.2", 0.8), ("redis", "7.1", 1.0)):
+        run = run_program(stack, {"flashsale:cache.engine": engine, "flashsale:cache.engineVersion": version})
+        result = cost.estimate(run, cfg, dataclasses.replace(prices, entries=entries))
+        line = _line(result, f"{stack}-cache-replication-group", f"{nodes} x {cfg.cache.node_type} ({engine})")
+        assert line.monthly == pytest.approx(nodes * 730 * price)
 
 
 def test_a_missing_price_names_its_key() -> None:
