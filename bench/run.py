@@ -47,6 +47,7 @@ from devservers.redis_servers import RedisServerError, free_ports, redis_cluster
 
 SECRET = "bench-only-secret-bench-only-secret-0123"
 SERVER_CORE, LOADGEN_CORE = 1, 0
+DEFAULT_ADMIN_URL = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @dataclass(frozen=True, slots=True)
@@ -637,7 +638,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--json", metavar="PATH", help="also write the run's figures to PATH (capacity/measured.yaml)")
     parser.add_argument(
-        "--admin-url", default=os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test"),
+        "--admin-url", default=DEFAULT_ADMIN_URL,
         help="PostgreSQL to create the private benchmark database in",
     )  # fmt: skip
     args = parser.parse_args(argv)
