@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from reservation.domain.models import Reservation, Status
 from reservation.store import store
+from reservation.store.migrate import bundled_migrations
 
 from .conftest import Harness, bearer
 
@@ -99,6 +100,27 @@ def test_event_timestamps_are_utc_whatever_the_session_time_zone(with_app) -> No
         payload = json.loads(rows[0]["payload"])
         assert payload["expires_at"] == "2026-11-27T05:00:00.000000+00:00"
         assert payload["occurred_at"].endswith("+00:00")
+
+    with_app(body)
+
+
+def test_events_are_the_values_migration_002_built(with_app) -> None:
+    """Migration 006 rebuilt reservation_events for speed: every status gives the same topics and payloads as
+    002's definition, compared as jsonb values in one transaction (one now()), in a non-UTC session."""
+    original = next(m.sql for m in bundled_migrations() if m.version == "002_events_in_sql")
+    original = original[original.index("CREATE FUNCTION reservation_events") : original.index("$$;") + 3]
+
+    async def body(h: Harness) -> None:
+        async with h.runtime.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SET LOCAL TimeZone = 'Asia/Kolkata'")
+            await conn.execute(original.replace("FUNCTION reservation_events", "FUNCTION pg_temp.events_002"))
+            for status in ("held", "confirmed", "released", "expired"):
+                args = (uuid.uuid4(), 42, 'ali"ce\\ü', 3, status, datetime(2026, 11, 27, 5, 0, 0, 123, tzinfo=UTC))
+                query = "SELECT n, topic, payload FROM {}($1, $2, $3, $4, $5, $6) ORDER BY n"
+                now = await conn.fetch(query.format("reservation_events"), *args)
+                before = await conn.fetch(query.format("pg_temp.events_002"), *args)
+                assert [tuple(r) for r in now] == [tuple(r) for r in before], status
+                assert len(now) == 2
 
     with_app(body)
 
