@@ -28,6 +28,7 @@ from reservation.store import store
 from bench.run import DEFAULT_ADMIN_URL, private_database
 
 SHIPPED = "as shipped"
+WARMUP_COMMITS = 5  # per variant and round, before the timed ones: they warm the caches and are not counted
 _EVENTS_SIGNATURE = (
     "reservation_events(id uuid, sale_id bigint, user_id text, quantity integer, status text, expires_at timestamptz)"
     " RETURNS TABLE (n integer, topic text, payload jsonb) LANGUAGE sql STABLE"
@@ -73,19 +74,19 @@ async def _time_variant(database_url: str, sql: str, batch: int, batches: int) -
         sale_id = await conn.fetchval(
             "INSERT INTO sales (name, sku, total_stock, per_user_limit, starts_at, ends_at, hold_seconds)"
             " VALUES ('commit cost', 'sku', $1, 1, $2, $3, 600) RETURNING id",
-            (batches + 5) * batch,
+            (WARMUP_COMMITS + batches) * batch,
             now - timedelta(minutes=1),
             now + timedelta(hours=1),
         )
         per_hold = []
-        for n in range(batches + 5):  # the first five warm the caches and are not counted
+        for n in range(WARMUP_COMMITS + batches):
             held = _holds(sale_id, batch, f"b{n}")
             started = time.perf_counter()
             committed = await store.insert_held(conn, held)
             elapsed = time.perf_counter() - started
             if len(committed) != batch:
                 raise SystemExit(f"FAIL: a batch of {batch} committed {len(committed)} holds")
-            if n >= 5:
+            if n >= WARMUP_COMMITS:
                 per_hold.append(elapsed / batch * 1e6)
         return statistics.median(per_hold)
     finally:

@@ -11,7 +11,7 @@ from bench import commit_cost
 from bench.run import DEFAULT_ADMIN_URL, private_database
 
 BATCH, BATCHES = 3, 1
-HOLDS = BATCH * (BATCHES + 5)  # five warm-up commits first
+HOLDS = BATCH * (commit_cost.WARMUP_COMMITS + BATCHES)
 
 
 async def _state(url: str) -> tuple[int, int, int, int]:
